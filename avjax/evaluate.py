@@ -1,0 +1,82 @@
+"""Evaluation: frozen-feature extraction on every process, then the task's evaluators.
+
+`avjax eval --workdir DIR` restores the latest checkpoint with the config saved beside it and
+writes `DIR/eval.json`.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+
+import jax
+import ml_collections
+import numpy as np
+from jax.experimental import multihost_utils
+
+from avjax import checkpoint as ckpt_lib
+from avjax import sharding
+from avjax.data import pipeline
+
+EVAL_SPLITS = ("probe", "eval")
+
+
+def extract_features(setup, variables, split: str) -> dict[str, np.ndarray]:
+    """Embeddings of every clip of `split` (padding removed), gathered on every process."""
+    config, task = setup.config, setup.task
+    per_process = config.eval_batch_size // jax.process_count()
+
+    @functools.partial(jax.jit, in_shardings=(None, setup.batch_sharding), out_shardings=setup.repl)
+    def embed(variables, batch):
+        inputs = task.preprocess(batch, jax.random.key(0), False, config=config)
+        out = task.embed(variables, inputs, model=setup.model)
+        return dict(out, label=batch["label"], mask=batch["mask"])
+
+    chunks = []
+    for batch in pipeline.eval_batches(config, split, None, per_process, jax.process_index(), jax.process_count()):
+        out = embed(variables, sharding.host_batch_to_global(batch, setup.mesh))
+        chunks.append(jax.device_get(multihost_utils.process_allgather(out, tiled=True)))
+    feats = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    keep = feats.pop("mask") > 0
+    return {k: v[keep] for k, v in feats.items()}
+
+
+def all_features(setup, variables) -> dict[str, dict[str, np.ndarray]]:
+    return {split: extract_features(setup, variables, split) for split in EVAL_SPLITS}
+
+
+def evaluate_features(setup, features, names=None) -> dict[str, float]:
+    names = tuple(names or setup.config.eval.evaluators)
+    available = setup.task.evaluators(setup.config)
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ValueError(f"config.eval.evaluators: {unknown} not supported by task "
+                         f"{setup.config.task!r}; choose from {sorted(available)}")
+    metrics = {}
+    for name in names:
+        metrics.update(available[name](features))
+    return metrics
+
+
+def run_evaluators(setup, variables, names=None) -> dict[str, float]:
+    return evaluate_features(setup, all_features(setup, variables), names)
+
+
+def evaluate_workdir(workdir: str, overrides: list[str] | None = None) -> dict[str, float]:
+    """Restore the latest checkpoint of `workdir` (and its config) and evaluate it."""
+    from avjax import configs, train
+    directory = os.path.join(workdir, "checkpoints")
+    with ckpt_lib.Checkpointer(directory) as ckpt:
+        step = ckpt.latest_step()
+        if step is None:
+            raise FileNotFoundError(f"--workdir {workdir}: no checkpoint in {directory}; run `avjax train` first")
+        config = ml_collections.ConfigDict(ckpt.restore_config(step))
+        configs.apply_overrides(config, overrides or [])
+        mesh = sharding.make_mesh(config.mesh)
+        setup = train.Setup(config, mesh)
+        state = ckpt.restore(setup.abstract_state, step)
+    metrics = {"step": step, **run_evaluators(setup, setup.variables(state))}
+    if jax.process_index() == 0:
+        with open(os.path.join(workdir, "eval.json"), "w") as f:
+            json.dump(metrics, f, indent=2)
+    return metrics

@@ -1,0 +1,27 @@
+"""Cross-modal retrieval: Recall@K of the paired item, by cosine similarity.
+
+Query i's correct answer is gallery item i (e.g. the audio and the video of the same clip).
+Ties are broken pessimistically (a gallery item with the same score as the answer ranks first).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def ranks(query: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+    """query, gallery: [N, D] -> [N] zero-based rank of the paired gallery item for each query."""
+    q = query / np.maximum(np.linalg.norm(query, axis=1, keepdims=True), 1e-12)
+    g = gallery / np.maximum(np.linalg.norm(gallery, axis=1, keepdims=True), 1e-12)
+    sims = q.astype(np.float64) @ g.astype(np.float64).T
+    correct = np.diag(sims)[:, None]
+    return np.sum(sims >= correct, axis=1) - 1
+
+
+def recall_at_k(query: np.ndarray, gallery: np.ndarray, ks=(1, 5, 10)) -> dict[str, float]:
+    r = ranks(query, gallery)
+    return {f"r{k}": float(np.mean(r < k)) for k in ks}
+
+
+def chance_recall(n: int, ks=(1, 5, 10)) -> dict[str, float]:
+    """Expected Recall@K of a random ranking of n items."""
+    return {f"r{k}": min(k, n) / n for k in ks}

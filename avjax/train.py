@@ -1,0 +1,243 @@
+"""The one trainer: config -> mesh -> data -> task -> state -> loop (log, checkpoint, evaluate).
+
+The trainer knows nothing about any method: `config.task` names `avjax.tasks.<task>`, a module of
+plain functions (see DESIGN.md, "The seam"). Running again on the same workdir resumes from the
+latest checkpoint, with the data iterator where it was.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import math
+import os
+import signal
+import time
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from tqdm import tqdm
+
+from avjax import checkpoint as ckpt_lib
+from avjax import optim, sharding
+from avjax.data import pipeline
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+def get_task(config):
+    try:
+        return importlib.import_module(f"avjax.tasks.{config.task}")
+    except ModuleNotFoundError as e:
+        raise ValueError(f"config.task={config.task!r}: no module avjax.tasks.{config.task}") from e
+
+
+# ---------------------------------------------------------------------------------------------
+# State.
+# ---------------------------------------------------------------------------------------------
+
+def dummy_batch(spec: dict, batch_size: int) -> dict:
+    return {k: np.zeros((batch_size,) + shape, dtype) for k, (shape, dtype) in spec.items()}
+
+
+class Setup:
+    """Everything the loop and the evaluators need, built once from the config."""
+
+    def __init__(self, config, mesh):
+        self.config, self.mesh = config, mesh
+        self.task = get_task(config)
+        self.model = self.task.build_model(config)
+        self.batch_size = sharding.per_process_batch_size(config.batch_size, mesh)
+        rng = jax.random.key(config.seed)
+        self.init_rng, self.step_rng = jax.random.split(rng)
+
+        # Shapes first (no allocation), then shardings from the logical axis names.
+        example = dummy_batch(self.task.batch_spec(config, train=True), 2)
+        boxed = jax.eval_shape(self._init_boxed_variables, example, self.init_rng)
+        params = nn.unbox(boxed["params"])
+        self.tx, self.schedules = optim.make_optimizer(config.optim, config.total_steps, params)
+        abstract_state = jax.eval_shape(lambda v: self._state_from_variables(nn.unbox(v)), boxed)
+        self.state_sharding = sharding.state_shardings(abstract_state, boxed["params"], mesh,
+                                                       config.sharding_rules, config.fsdp_min_size)
+        self.abstract_state = ckpt_lib.abstract_with_shardings(abstract_state, self.state_sharding)
+        self.batch_sharding = sharding.batch_sharding(mesh)
+        self.repl = sharding.replicated(mesh)
+
+    def _init_boxed_variables(self, example, rng):
+        batch = self.task.preprocess(example, rng, True, config=self.config)
+        return self.task.init_variables(self.model, batch, rng, config=self.config)
+
+    def _state_from_variables(self, variables):
+        params = variables["params"]
+        model_state = {k: v for k, v in variables.items() if k != "params"}
+        opt_state = self.tx.init(params)
+        return {"step": jnp.zeros([], jnp.int32), "params": params, "model_state": model_state,
+                "opt_state": opt_state}
+
+    def init_state(self):
+        """Fresh state, created directly in its sharded layout."""
+        def init(rng):
+            example = dummy_batch(self.task.batch_spec(self.config, train=True), 2)
+            variables = nn.unbox(self._init_boxed_variables(example, rng))
+            return self._state_from_variables(variables)
+        return jax.jit(init, out_shardings=self.state_sharding)(self.init_rng)
+
+    def variables(self, state) -> dict:
+        return {"params": state["params"], **state["model_state"]}
+
+    # -- the step ------------------------------------------------------------------------------
+    def train_step(self, state, batch, rng):
+        rng = jax.random.fold_in(rng, state["step"])
+        prep_rng, loss_rng = jax.random.split(rng)
+        batch = self.task.preprocess(batch, prep_rng, True, config=self.config)
+        loss_fn = functools.partial(self.task.loss_fn, model=self.model, config=self.config)
+        (loss, (metrics, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            state["params"], state["model_state"], batch, loss_rng)
+        updates, opt_state = self.tx.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        metrics = dict(metrics, l2_grads=optim.global_norm(grads), l2_params=optim.global_norm(params),
+                       l2_updates=optim.global_norm(updates))
+        for name, schedule in self.schedules.items():
+            metrics[f"lr/{name}"] = schedule(state["step"])
+        new_state = {"step": state["step"] + 1, "params": params, "model_state": model_state,
+                     "opt_state": opt_state}
+        return new_state, metrics
+
+    @functools.cached_property
+    def jitted_step(self):
+        return jax.jit(self.train_step, in_shardings=(self.state_sharding, self.batch_sharding, self.repl),
+                       out_shardings=(self.state_sharding, self.repl), donate_argnums=(0,))
+
+
+# ---------------------------------------------------------------------------------------------
+# Logging.
+# ---------------------------------------------------------------------------------------------
+
+class MetricWriter:
+    """TensorBoard event files + WORKDIR/metrics.jsonl (one JSON object per logged step)."""
+
+    def __init__(self, workdir: str, resume_step: int):
+        self.enabled = jax.process_index() == 0
+        if not self.enabled:
+            return
+        from tensorboardX import SummaryWriter
+        self.path = os.path.join(workdir, "metrics.jsonl")
+        # A killed run may have logged steps past its last checkpoint: those are replayed now.
+        if os.path.exists(self.path):
+            with open(self.path) as f:
+                kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+            with open(self.path, "w") as f:
+                f.writelines(kept)
+        self.tb = SummaryWriter(os.path.join(workdir, "tensorboard"), purge_step=resume_step + 1)
+
+    def write(self, step: int, metrics: dict):
+        if not self.enabled:
+            return
+        for k, v in metrics.items():
+            self.tb.add_scalar(k, v, step)
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"step": step, **metrics}) + "\n")
+
+    def close(self):
+        if self.enabled:
+            self.tb.flush()
+            self.tb.close()
+
+
+def _to_float(tree) -> dict:
+    return {k: float(v) for k, v in jax.device_get(tree).items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop.
+# ---------------------------------------------------------------------------------------------
+
+def train(config: ml_collections.ConfigDict, workdir: str, *, evaluate_at_end: bool = True) -> dict:
+    """Train (or resume) in `workdir`; returns the final metrics (and evaluation results)."""
+    os.makedirs(workdir, exist_ok=True)
+    mesh = sharding.make_mesh(config.mesh)
+    setup = Setup(config, mesh)
+    config_json = json.loads(config.to_json_best_effort())
+
+    # Data: this process's slice of every global batch.
+    data = pipeline.train_dataset(config, jax.process_index(), jax.process_count(), setup.batch_size)
+    data_iter = iter(data)
+
+    with ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.keep_checkpoints,
+                               save_every=config.checkpoint_every) as ckpt:
+        start = ckpt.latest_step()
+        if start is None:
+            state, start = setup.init_state(), 0
+        else:
+            state = ckpt.restore(setup.abstract_state, start, data_iterator=data_iter)
+        writer = MetricWriter(workdir, start)
+
+        step_fn = setup.jitted_step
+        last = {}
+        t0, examples = time.time(), 0
+        bar = tqdm(total=config.total_steps, initial=start, desc="train", dynamic_ncols=True,
+                   disable=jax.process_index() != 0)
+        profile = tuple(config.profile_steps or ())
+        for step in range(start + 1, config.total_steps + 1):
+            if profile and step == profile[0]:
+                jax.profiler.start_trace(os.path.join(workdir, "profile"))
+            batch = sharding.host_batch_to_global(next(data_iter), mesh)
+            state, metrics = step_fn(state, batch, setup.step_rng)
+            examples += config.batch_size
+            if profile and step == profile[-1]:
+                jax.block_until_ready(state)
+                jax.profiler.stop_trace()
+
+            save = ckpt.should_save(step) or step == config.total_steps
+            if step % config.log_every == 0 or save or step == config.total_steps:
+                last = _to_float(metrics)
+                if not math.isfinite(last["loss"]):
+                    raise NonFiniteLossError(
+                        f"step {step}: loss is {last['loss']}; stopped without saving. The last good "
+                        f"checkpoint is step {ckpt.latest_step()} in {ckpt.directory}. Lower the "
+                        "learning rate or check the input data.")
+                elapsed = time.time() - t0
+                last["examples_per_s"] = examples / max(elapsed, 1e-9)
+                t0, examples = time.time(), 0
+                writer.write(step, last)
+                bar.set_postfix(loss=f"{last['loss']:.4f}", ex_s=f"{last['examples_per_s']:.1f}")
+            bar.update(1)
+            if save:
+                ckpt.save(step, state, data_iter, config_json, force=step == config.total_steps)
+                _maybe_fault(config, step, ckpt)
+            if ckpt.reached_preemption(step):
+                ckpt.save(step, state, data_iter, config_json, force=True)
+                ckpt.wait()
+                print(f"preempted at step {step}: checkpoint saved, exiting")
+                break
+            if config.eval_every and step % config.eval_every == 0 and step != config.total_steps:
+                writer.write(step, evaluate_state(setup, state))
+        bar.close()
+
+        results = {"step": int(jax.device_get(state["step"])), **last}
+        if evaluate_at_end and results["step"] == config.total_steps:
+            evals = evaluate_state(setup, state)
+            writer.write(results["step"], evals)
+            results.update(evals)
+        writer.close()
+    return results
+
+
+def _maybe_fault(config, step: int, ckpt) -> None:
+    """Fault injection for the resume test: SIGKILL this process right after a committed save."""
+    kill_at = config.get("debug_kill_at_step", 0)
+    if kill_at and step == kill_at:
+        ckpt.wait()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def evaluate_state(setup: Setup, state) -> dict[str, float]:
+    from avjax import evaluate
+    return evaluate.run_evaluators(setup, setup.variables(state))
