@@ -1,7 +1,8 @@
 """On-device audio front end: waveform -> log-mel, and the CrissCross audio augmentations.
 
 Everything here is pure JAX, jit-able and batch-first; randomness comes from an explicit
-`jax.random` key and every example draws its own parameters (the key is split per example).
+`jax.random` key and every example draws its own parameters (one batched draw of shape
+[B, ...] per augmentation, mapped per example with vmap).
 The filterbank is the only NumPy part: it is computed once (librosa, Slaney) and baked into the
 graph as a constant.
 
@@ -67,25 +68,13 @@ def _hann(n_fft: int) -> np.ndarray:
 
 
 def _frame(x: jax.Array, n_fft: int, hop: int, num_frames: int) -> jax.Array:
-    """Overlapping frames of a padded signal: `x: [N, L]` -> `[N, num_frames, n_fft]`.
+    """Overlapping frames of a padded signal by one index gather: `x: [N, L]` -> `[N, frames, n_fft]`.
 
-    Strided construction without a gather: with g = gcd(n_fft, hop) the signal is viewed as
-    blocks of g samples; frame t is blocks [t*hop/g, t*hop/g + n_fft/g), so the frames are the
-    n_fft/g strided slices of the block array, stacked. (n_fft 1024, hop 160: 32 slices of 32.)
-    It measured ~1.5x faster than an index gather on CPU. Falls back to a gather when the
-    number of slices would be large (hop and n_fft nearly coprime).
+    (A gather-free strided construction, n_fft/gcd(n_fft, hop) strided slices of gcd-sized
+    blocks stacked, measured ~1.4x slower on CPU in interleaved runs.)
     """
-    n = x.shape[0]
-    g = int(np.gcd(n_fft, hop))
-    k, s = n_fft // g, hop // g
-    if k > 64:
-        idx = np.arange(num_frames)[:, None] * hop + np.arange(n_fft)[None, :]
-        return x[:, idx]
-    usable = (x.shape[1] // g) * g                      # >= (num_frames - 1) * hop + n_fft
-    blocks = x[:, :usable].reshape(n, usable // g, g)
-    span = s * (num_frames - 1) + 1
-    parts = [blocks[:, j:j + span:s] for j in range(k)]  # each [N, num_frames, g]
-    return jnp.stack(parts, axis=2).reshape(n, num_frames, n_fft)
+    idx = np.arange(num_frames)[:, None] * hop + np.arange(n_fft)[None, :]
+    return x[:, idx]
 
 
 def power_spectrogram(wave: jax.Array, *, n_fft: int = 1024, hop_length: int = 160) -> jax.Array:
@@ -94,11 +83,12 @@ def power_spectrogram(wave: jax.Array, *, n_fft: int = 1024, hop_length: int = 1
     wave: [..., S] float32 with S > n_fft // 2 (reflect padding).
     Returns [..., frames, n_fft // 2 + 1] float32, frames = 1 + S // hop_length.
 
-    STFT choice, measured on CPU (2 shared cores, B=64, 2 s at 16 kHz, n_fft 1024, hop 160):
-    strided framing + jnp.fft.rfft 103 ms; index gather + rfft 152 ms; gather + matmul against a
-    [1024, 1026] windowed DFT basis 684 ms; strided conv with the DFT basis 324 ms. The rfft does
-    ~50x fewer flops than the DFT matmul, so it is kept. (On TPU, where FFTs are slow, the DFT
-    matmul would be the one to try.)
+    STFT choice, measured on CPU (2 shared cores, B=64, 2 s at 16 kHz, n_fft 1024, hop 160;
+    15 interleaved rounds, min / median): index-gather framing + jnp.fft.rfft 53-68 / 72-77 ms;
+    strided-slice framing + rfft 82-95 / 102-107 ms; gather + matmul against the [1024, 1026]
+    windowed DFT basis 277-437 / 458-485 ms; strided conv with that basis 157-299 / 293-317 ms.
+    The rfft does ~50x fewer flops than the DFT matmul and is kept. (On TPU, where FFTs are
+    slow and matmuls fast, the DFT matmul is the one to measure.)
     """
     wave = jnp.asarray(wave, jnp.float32)
     lead, s = wave.shape[:-1], wave.shape[-1]
@@ -153,14 +143,20 @@ def _cubic_weights(t: jax.Array) -> jax.Array:
     return jnp.stack([far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)], axis=-1)
 
 
-def _cubic_taps(src: jax.Array, hi) -> tuple[jax.Array, jax.Array]:
-    """Torch bicubic taps for source coordinates `src: [n]`: indices floor(src)-1 .. floor(src)+2
-    clamped to [0, hi] (edge replication within the resized window) and their weights.
+def _cubic_taps(num: jax.Array, den, hi) -> tuple[jax.Array, jax.Array]:
+    """Torch bicubic taps for the source coordinates `src = num / den` (`num: [n]` int32, den > 0).
+
+    Taps are floor(src) - 1 .. floor(src) + 2 clamped to [0, hi] (edge replication within the
+    resized window). The coordinate is kept as an exact rational: floor and fraction come from
+    integer division, so the result does not depend on how XLA rounds (it rewrites a division by
+    a constant as a multiplication by its reciprocal). Torch computes the coordinate in float32;
+    the two differ by float32 rounding only (<= ~1e-4 on unit-scale inputs).
     Returns ([n, 4] int32, [n, 4] float32).
     """
-    i0 = jnp.floor(src)
-    w = _cubic_weights(src - i0)
-    taps = i0[:, None].astype(jnp.int32) + jnp.arange(-1, 3, dtype=jnp.int32)[None, :]
+    i0 = jnp.floor_divide(num, den)
+    frac = (num - i0 * den).astype(jnp.float32) / jnp.asarray(den, jnp.float32)
+    w = _cubic_weights(frac)
+    taps = i0[:, None] + jnp.arange(-1, 3, dtype=jnp.int32)[None, :]
     return jnp.clip(taps, 0, hi), w
 
 
@@ -172,17 +168,35 @@ def _taps_to_matrix(taps: jax.Array, w: jax.Array, in_total: int) -> jax.Array:
 
 def _crop_resize_matrix(out_size: int, in_total: int, start, length) -> jax.Array:
     """`[out_size, in_total]` matrix M with `M @ x == F.interpolate(x[start:start+length],
-    out_size, mode="bicubic", align_corners=True)` along one axis (start, length traced)."""
-    length_f = jnp.asarray(length, jnp.float32)
-    scale = (length_f - 1.0) / (out_size - 1) if out_size > 1 else 0.0 * length_f
-    src = jnp.arange(out_size, dtype=jnp.float32) * scale
-    taps, w = _cubic_taps(src, jnp.asarray(length, jnp.int32) - 1)
+    out_size, mode="bicubic", align_corners=True)` along one axis (start, length traced).
+
+    align_corners: src = o * (length - 1) / (out_size - 1), or 0 when out_size == 1.
+    """
+    length = jnp.asarray(length, jnp.int32)
+    o = jnp.arange(out_size, dtype=jnp.int32)
+    if out_size > 1:
+        taps, w = _cubic_taps(o * (length - 1), out_size - 1, length - 1)
+    else:
+        taps, w = _cubic_taps(o * 0, 1, length - 1)
     return _taps_to_matrix(taps + start, w, in_total)
 
 
 # --------------------------------------------------------------------------------------------
 # Augmentations
 # --------------------------------------------------------------------------------------------
+
+def _randint(u: jax.Array, low, high) -> jax.Array:
+    """Integers uniform in [low, high) (high > low, traced) from uniforms `u` in [0, 1).
+
+    All random draws of this module are uniforms drawn for the whole batch in one call and
+    mapped to integers here: one threefry call per augmentation instead of several per example
+    (this is much cheaper to compile and to run than vmapped `jax.random.randint` calls).
+    """
+    low = jnp.asarray(low, jnp.int32)
+    span = jnp.asarray(high, jnp.int32) - low
+    k = jnp.floor(u * span.astype(jnp.float32)).astype(jnp.int32)
+    return low + jnp.clip(k, 0, span - 1)
+
 
 def volume_jitter(wave: jax.Array, key: jax.Array, low: float = 0.8, high: float = 1.2) -> jax.Array:
     """`VolJitter`: each example times its own gain ~ U(low, high).
@@ -193,17 +207,16 @@ def volume_jitter(wave: jax.Array, key: jax.Array, low: float = 0.8, high: float
     return wave * gain.reshape((-1,) + (1,) * (wave.ndim - 1)).astype(wave.dtype)
 
 
-def _mask_axis(spec: jax.Array, key: jax.Array, axis: int, num_masks: int, max_width: int) -> jax.Array:
-    """`MaskAlongAxis(replace_with_zero=False)` on one example `spec: [F, T]`.
+def _mask_axis(spec: jax.Array, u: jax.Array, axis: int, max_width: int) -> jax.Array:
+    """`MaskAlongAxis(replace_with_zero=False)` on one example `spec: [F, T]`, `u: [2, num_masks]`.
 
     widths ~ randint(0, max_width) (torch.randint: 0 .. max_width - 1); every start ~
     randint(0, max(1, D - max(widths))); the union of the masks is filled with the mean of the
     whole spectrogram as it is before this call.
     """
     d = spec.shape[axis]
-    kw, kp = jax.random.split(key)
-    widths = jax.random.randint(kw, (num_masks,), 0, max_width)
-    pos = jax.random.randint(kp, (num_masks,), 0, jnp.maximum(1, d - jnp.max(widths)))
+    widths = _randint(u[0], 0, max_width)
+    pos = _randint(u[1], 0, jnp.maximum(1, d - jnp.max(widths)))
     ar = jnp.arange(d)
     mask = jnp.any((pos[:, None] <= ar[None, :]) & (ar[None, :] < (pos + widths)[:, None]), axis=0)
     mask = mask[:, None] if axis == 0 else mask[None, :]
@@ -223,35 +236,40 @@ def spec_augment(spec: jax.Array, key: jax.Array, num_freq_masks: int = 2, max_f
     b = spec.shape[0]
     kf, kt = jax.random.split(key)
     if num_freq_masks > 0 and max_freq_width > 0:
-        spec = jax.vmap(functools.partial(_mask_axis, axis=0, num_masks=num_freq_masks,
-                                          max_width=max_freq_width))(spec, jax.random.split(kf, b))
+        u = jax.random.uniform(kf, (b, 2, num_freq_masks))
+        spec = jax.vmap(functools.partial(_mask_axis, axis=0, max_width=max_freq_width))(spec, u)
     if num_time_masks > 0 and max_time_width > 0:
-        spec = jax.vmap(functools.partial(_mask_axis, axis=1, num_masks=num_time_masks,
-                                          max_width=max_time_width))(spec, jax.random.split(kt, b))
+        u = jax.random.uniform(kt, (b, 2, num_time_masks))
+        spec = jax.vmap(functools.partial(_mask_axis, axis=1, max_width=max_time_width))(spec, u)
     return spec
 
 
-def _rrc_one(spec: jax.Array, key: jax.Array, virtual_crop_scale, crop_scale) -> jax.Array:
+def _crop_resize_one(spec: jax.Array, i, j, h, w, canvas_h: int, canvas_w: int) -> jax.Array:
+    """Crop [i:i+h, j:j+w] of the zero canvas `canvas_h x canvas_w` holding `spec: [F, T]` in its
+    centre, resized back to [F, T] with torch bicubic (align_corners=True). i, j, h, w traced."""
     f, t = spec.shape
-    canvas_h, canvas_w = int(f * virtual_crop_scale[0]), int(t * virtual_crop_scale[1])
     y0, x0 = (canvas_h - f) // 2, (canvas_w - t) // 2
-    kh, kw, ki, kj = jax.random.split(key, 4)
-    lo, hi = crop_scale
-    # int(np.random.uniform(lo, hi) * src) clipped to [1, canvas]; int() truncates (values > 0).
-    h = jnp.clip(jnp.floor(jax.random.uniform(kh, (), jnp.float32, lo, hi) * f).astype(jnp.int32),
-                 1, canvas_h)
-    w = jnp.clip(jnp.floor(jax.random.uniform(kw, (), jnp.float32, lo, hi) * t).astype(jnp.int32),
-                 1, canvas_w)
-    # random.randint(0, canvas - size) (inclusive), 0 when the crop fills the canvas.
-    i = jax.random.randint(ki, (), 0, canvas_h - h + 1)
-    j = jax.random.randint(kj, (), 0, canvas_w - w + 1)
     rows = _crop_resize_matrix(f, canvas_h, i, h)          # [F, canvas_h]
     cols = _crop_resize_matrix(t, canvas_w, j, w)          # [T, canvas_w]
-    # The canvas is zero outside the centred spectrogram: keep only the columns that see it.
+    # The canvas is zero outside the centred spectrogram: keep only the part that sees it.
     rows = rows[:, y0:y0 + f]
     cols = cols[:, x0:x0 + t]
     out = jnp.matmul(rows, spec, precision=_HIGHEST)
     return jnp.matmul(out, cols.T, precision=_HIGHEST)
+
+
+def _rrc_one(spec: jax.Array, u: jax.Array, virtual_crop_scale, crop_scale) -> jax.Array:
+    """One example of `random_resize_crop`; `u: [4]` uniforms in [0, 1)."""
+    f, t = spec.shape
+    canvas_h, canvas_w = int(f * virtual_crop_scale[0]), int(t * virtual_crop_scale[1])
+    lo, hi = crop_scale
+    # int(np.random.uniform(lo, hi) * src) clipped to [1, canvas]; int() truncates (values > 0).
+    h = jnp.clip(jnp.floor((lo + (hi - lo) * u[0]) * f).astype(jnp.int32), 1, canvas_h)
+    w = jnp.clip(jnp.floor((lo + (hi - lo) * u[1]) * t).astype(jnp.int32), 1, canvas_w)
+    # random.randint(0, canvas - size) (inclusive), 0 when the crop fills the canvas.
+    i = _randint(u[2], 0, canvas_h - h + 1)
+    j = _randint(u[3], 0, canvas_w - w + 1)
+    return _crop_resize_one(spec, i, j, h, w, canvas_h, canvas_w)
 
 
 def random_resize_crop(spec: jax.Array, key: jax.Array, virtual_crop_scale: Tuple[float, float] = (1.0, 1.5),
@@ -265,35 +283,43 @@ def random_resize_crop(spec: jax.Array, key: jax.Array, virtual_crop_scale: Tupl
     (`F.interpolate(mode="bicubic", align_corners=True)`: A = -0.75, edge-replicated taps within
     the crop). The resize is separable, done as two small matmuls per example with interpolation
     matrices built from the traced crop geometry, so it reproduces torch's arithmetic up to
-    float32 rounding. `jax.image.scale_and_translate(method="cubic")` was not used: it is the Keys
-    kernel with A = -0.5, half-pixel centres (align_corners=False), renormalised weights at the
-    borders instead of edge replication, and antialiasing when shrinking, which differs from
-    torch by up to several percent of the signal range.
+    float32 rounding (torch rounds the source coordinate to float32; here it is exact).
+    `jax.image.scale_and_translate(method="cubic")` was not used: it is the Keys kernel with
+    A = -0.5, half-pixel centres (align_corners=False), renormalised weights at the borders
+    instead of edge replication, and antialiasing when shrinking, all of which differ from torch
+    by far more than rounding.
     """
-    keys = jax.random.split(key, spec.shape[0])
+    u = jax.random.uniform(key, (spec.shape[0], 4))
     fn = functools.partial(_rrc_one, virtual_crop_scale=tuple(virtual_crop_scale),
                            crop_scale=tuple(crop_scale))
-    return jax.vmap(fn)(spec, keys)
+    return jax.vmap(fn)(spec, u)
 
 
-def _time_warp_one(spec: jax.Array, key: jax.Array, window: int) -> jax.Array:
-    f, t = spec.shape
-    kc, kw = jax.random.split(key)
-    center = jax.random.randint(kc, (), window, t - window)                  # [w, t - w)
-    warped = jax.random.randint(kw, (), center - window, center + window) + 1
-    o = jnp.arange(t)
+def _warp_one(spec: jax.Array, center, warped) -> jax.Array:
+    """Resize columns [0, center) of `spec: [F, T]` to [0, warped) and [center, T) to [warped, T)
+    with torch bicubic, align_corners=False (center, warped traced int32).
+
+    align_corners=False: src = (o + 0.5) * n_in / n_out - 0.5 = ((2o + 1) n_in - n_out) / (2 n_out),
+    not clamped at 0 for cubic (as torch does).
+    """
+    t = spec.shape[-1]
+    o = jnp.arange(t, dtype=jnp.int32)
     left = o < warped
-    # Left: spec[:, :center] -> warped columns; right: spec[:, center:] -> t - warped columns.
-    # align_corners=False; scale = in / out (torch computes it in float).
-    scale_l = center.astype(jnp.float32) / warped.astype(jnp.float32)
-    scale_r = (t - center).astype(jnp.float32) / (t - warped).astype(jnp.float32)
-    idx = jnp.where(left, o, o - warped).astype(jnp.float32)
-    scale = jnp.where(left, scale_l, scale_r)
-    src = (idx + 0.5) * scale - 0.5          # not clamped at 0 for cubic, as in torch
-    taps, wts = _cubic_taps(src, jnp.where(left, center - 1, t - center - 1)[:, None])
+    n_in = jnp.where(left, center, t - center)
+    n_out = jnp.where(left, warped, t - warped)
+    idx = jnp.where(left, o, o - warped)
+    taps, wts = _cubic_taps((2 * idx + 1) * n_in - n_out, 2 * n_out, (n_in - 1)[:, None])
     taps = taps + jnp.where(left, 0, center)[:, None]                        # [T, 4]
     m = _taps_to_matrix(taps, wts, t)                                        # [T_out, T_in]
     return jnp.matmul(spec, m.T, precision=_HIGHEST)
+
+
+def _time_warp_one(spec: jax.Array, u: jax.Array, window: int) -> jax.Array:
+    """One example of `time_warp`; `u: [2]` uniforms in [0, 1)."""
+    t = spec.shape[-1]
+    center = _randint(u[0], window, t - window)                              # [w, t - w)
+    warped = _randint(u[1], center - window, center + window) + 1
+    return _warp_one(spec, center, warped)
 
 
 def time_warp(spec: jax.Array, key: jax.Array, window: int = 20) -> jax.Array:
@@ -307,8 +333,8 @@ def time_warp(spec: jax.Array, key: jax.Array, window: int = 20) -> jax.Array:
     """
     if spec.shape[-1] - window <= window:
         return spec
-    keys = jax.random.split(key, spec.shape[0])
-    return jax.vmap(functools.partial(_time_warp_one, window=window))(spec, keys)
+    u = jax.random.uniform(key, (spec.shape[0], 2))
+    return jax.vmap(functools.partial(_time_warp_one, window=window))(spec, u)
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,8 +345,9 @@ def time_warp(spec: jax.Array, key: jax.Array, window: int = 20) -> jax.Array:
 class AudioAugConfig:
     """Audio front end + augmentation settings; defaults are CrissCross pretraining (VJ-MASK-RC).
 
-    Flag names follow the reference yaml (`aud_aug_kwargs`): voljitter, timewarp, fmask, tmask,
-    randcrop.
+    The on/off flags are named as in the reference yaml (`aud_aug_kwargs`): voljitter, timewarp,
+    fmask, tmask, randcrop (its `fmask_len: [0, 10]` is `freq_width=10` here, `tmask_len` is
+    `time_width`, `wrap_window` is `warp_window`).
     """
     sample_rate: int = 16000
     n_fft: int = 1024
@@ -332,13 +359,13 @@ class AudioAugConfig:
     voljitter: bool = True
     vol: float = 0.2                          # gain ~ U(1 - vol, 1 + vol)
     timewarp: bool = False
-    wrap_window: int = 20
+    warp_window: int = 20
     fmask: bool = True
-    num_fmask: int = 2
-    fmask_len: int = 10                       # widths randint(0, fmask_len)
+    num_freq_masks: int = 2
+    freq_width: int = 10                      # widths randint(0, freq_width)
     tmask: bool = True
-    num_tmask: int = 2
-    tmask_len: int = 20
+    num_time_masks: int = 2
+    time_width: int = 20                      # widths randint(0, time_width)
     randcrop: bool = True
     virtual_crop_scale: Tuple[float, float] = (1.0, 1.5)
     crop_scale: Tuple[float, float] = (0.6, 1.5)
@@ -349,10 +376,10 @@ class AudioAugConfig:
                              f"n_mels={self.n_mels} must be positive (n_fft >= 2).")
         if not 0.0 <= self.vol < 1.0:
             raise ValueError(f"AudioAugConfig.vol={self.vol}: use a value in [0, 1).")
-        if self.fmask and not 0 < self.fmask_len <= self.n_mels:
-            raise ValueError(f"AudioAugConfig.fmask_len={self.fmask_len}: use 1..n_mels={self.n_mels}.")
-        if self.tmask and self.tmask_len < 1:
-            raise ValueError(f"AudioAugConfig.tmask_len={self.tmask_len}: use a positive width.")
+        if self.fmask and not 0 < self.freq_width <= self.n_mels:
+            raise ValueError(f"AudioAugConfig.freq_width={self.freq_width}: use 1..n_mels={self.n_mels}.")
+        if self.tmask and self.time_width < 1:
+            raise ValueError(f"AudioAugConfig.time_width={self.time_width}: use a positive width.")
         lo, hi = self.crop_scale
         if not 0 < lo <= hi or hi < 1.0:
             raise ValueError(f"AudioAugConfig.crop_scale={self.crop_scale}: use (min, max) with "
@@ -381,10 +408,10 @@ def audio_augment(wave: jax.Array, key: jax.Array, cfg: AudioAugConfig = AudioAu
         wave = volume_jitter(wave, k_vol, 1.0 - cfg.vol, 1.0 + cfg.vol)
     spec = _log_mel_cfg(wave, cfg)
     if cfg.timewarp:
-        spec = time_warp(spec, k_warp, cfg.wrap_window)
+        spec = time_warp(spec, k_warp, cfg.warp_window)
     spec = spec_augment(spec, k_mask,
-                        num_freq_masks=cfg.num_fmask if cfg.fmask else 0, max_freq_width=cfg.fmask_len,
-                        num_time_masks=cfg.num_tmask if cfg.tmask else 0, max_time_width=cfg.tmask_len)
+                        num_freq_masks=cfg.num_freq_masks if cfg.fmask else 0, max_freq_width=cfg.freq_width,
+                        num_time_masks=cfg.num_time_masks if cfg.tmask else 0, max_time_width=cfg.time_width)
     if cfg.randcrop:
         spec = random_resize_crop(spec, k_crop, cfg.virtual_crop_scale, cfg.crop_scale)
     return spec

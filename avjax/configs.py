@@ -73,7 +73,10 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
             new = value
         if isinstance(old, float) and isinstance(new, int) and not isinstance(new, bool):
             new = float(new)
-        node[parts[-1]] = new
+        try:
+            node[parts[-1]] = new
+        except TypeError as e:
+            raise ValueError(f"--config.{key}={value}: expected a value like {old!r} ({e})") from None
         i += 1
     return config
 
@@ -93,7 +96,8 @@ def crisscross_base() -> ml_collections.ConfigDict:
     c.fsdp_min_size = 2**18  # tensors smaller than this (elements) stay replicated
     c.eval_every = 0  # 0: evaluate only at the end
     c.eval_batch_size = 64
-    c.profile_steps = ()
+    c.profile_steps = ()  # (first, last): write a jax.profiler trace of these steps to WORKDIR/profile
+    c.debug_kill_at_step = 0  # fault injection: SIGKILL the process after this step's checkpoint
 
     c.data = ml_collections.ConfigDict()
     c.data.source = "synthetic"

@@ -8,6 +8,7 @@ maps them to mesh axes, and a tensor is only split when it is at least
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Sequence
 
@@ -38,7 +39,13 @@ def mesh_shape(spec: Sequence[tuple[str, int]], num_devices: int) -> tuple[tuple
 
 
 def make_mesh(spec: Sequence[tuple[str, int]], devices=None) -> Mesh:
-    devices = jax.devices() if devices is None else devices
+    """A mesh over `devices` (default: all). A spec with no -1 that names fewer devices than are
+    present uses the first ones (with a warning), so tests can pin a device count."""
+    devices = list(jax.devices() if devices is None else devices)
+    if all(int(s) != -1 for _, s in spec) and math.prod(int(s) for _, s in spec) < len(devices):
+        n = math.prod(int(s) for _, s in spec)
+        logging.warning("config.mesh=%s uses %d of the %d devices", list(spec), n, len(devices))
+        devices = devices[:n]
     names, sizes = mesh_shape(spec, len(devices))
     for axis in BATCH_AXES:
         if axis not in names:

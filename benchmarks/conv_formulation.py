@@ -6,7 +6,8 @@
 One step = BN-train-mode forward of a [B, T, H, W, 3] clip, a scalar loss on the pooled
 features, and the gradient with respect to every parameter (what a training step computes for
 one view). Reports the median of `--iters` timed steps after `--warmup` untimed ones, and the
-compile time. Prints a table; `--json FILE` also writes the numbers.
+compile time. The impls are timed round-robin (each round runs one step of each), so that load
+from other processes on a shared machine falls on all of them alike. Prints a table; `--json FILE` also writes the numbers.
 """
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from avjax.models.r2plus1d import CONV_IMPLS, DEFAULT_CONV_IMPL, R2Plus1D  # noqa: E402
 
 
-def time_impl(impl: str, batch: int, frames: int, size: int, iters: int, warmup: int) -> dict:
+def build_step(impl: str, batch: int, frames: int, size: int):
+    """Compiles the fwd+bwd step for `impl`; returns (compiled, args, compile seconds)."""
     model = R2Plus1D(conv_impl=impl)
     video = jax.random.normal(jax.random.PRNGKey(0), (batch, frames, size, size, 3), jnp.float32)
     variables = jax.jit(lambda x: model.init(jax.random.PRNGKey(1), x, train=True))(video)
-    params, batch_stats = variables["params"], variables["batch_stats"]
+    args = (variables["params"], variables["batch_stats"], video)
 
     def loss_fn(params, batch_stats, video):
         feats, new_state = model.apply({"params": params, "batch_stats": batch_stats}, video,
@@ -38,18 +40,29 @@ def time_impl(impl: str, batch: int, frames: int, size: int, iters: int, warmup:
 
     step = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))
     t0 = time.perf_counter()
-    compiled = step.lower(params, batch_stats, video).compile()
-    compile_s = time.perf_counter() - t0
-    for _ in range(warmup):
-        jax.block_until_ready(compiled(params, batch_stats, video))
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        jax.block_until_ready(compiled(params, batch_stats, video))
-        times.append(time.perf_counter() - t0)
-    return {"impl": impl, "median_ms": 1e3 * statistics.median(times),
-            "min_ms": 1e3 * min(times), "max_ms": 1e3 * max(times), "compile_s": compile_s,
-            "times_ms": [1e3 * t for t in times]}
+    compiled = step.lower(*args).compile()
+    return compiled, args, time.perf_counter() - t0
+
+
+def time_impls(impls, batch: int, frames: int, size: int, iters: int, warmup: int) -> list[dict]:
+    """Times every impl round-robin (one step of each per round), so that load from other
+    processes on a shared machine hits all of them alike."""
+    steps = {}
+    for impl in impls:
+        steps[impl] = build_step(impl, batch, frames, size)
+        print(f"  compiled {impl} in {steps[impl][2]:.1f} s", file=sys.stderr, flush=True)
+    times = {impl: [] for impl in impls}
+    for i in range(warmup + iters):
+        for impl in impls:
+            compiled, args, _ = steps[impl]
+            t0 = time.perf_counter()
+            jax.block_until_ready(compiled(*args))
+            if i >= warmup:
+                times[impl].append(time.perf_counter() - t0)
+    return [{"impl": impl, "median_ms": 1e3 * statistics.median(times[impl]),
+             "min_ms": 1e3 * min(times[impl]), "max_ms": 1e3 * max(times[impl]),
+             "compile_s": steps[impl][2], "times_ms": [1e3 * t for t in times[impl]]}
+            for impl in impls]
 
 
 def main(argv=None):
@@ -67,11 +80,7 @@ def main(argv=None):
         if impl not in CONV_IMPLS:
             parser.error(f"--impls: unknown conv_impl {impl!r}; expected some of {CONV_IMPLS}")
 
-    results = []
-    for impl in impls:
-        r = time_impl(impl, args.batch, args.frames, args.size, args.iters, args.warmup)
-        results.append(r)
-        print(f"  {impl}: {r['median_ms']:.0f} ms", file=sys.stderr, flush=True)
+    results = time_impls(impls, args.batch, args.frames, args.size, args.iters, args.warmup)
 
     ref = next((r["median_ms"] for r in results if r["impl"] == "3d"), None)
     shape = f"B={args.batch}, {args.frames}x{args.size}x{args.size}"

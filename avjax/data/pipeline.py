@@ -11,9 +11,9 @@ Evaluation: every clip once, in order, one deterministic window per clip (centre
 takes its slice and pads the last batch with `mask = 0`, so every process runs the same number of
 batches.
 
-A source is anything with `__len__`, `label(i)`, `video(i, start, num_frames, fps)` ->
-uint8 [T, H, W, 3], `audio(i, start, num_samples)` -> float32 [S], `video_duration(i)` and
-`audio_duration(i)` in seconds (the synthetic world, or shard readers).
+A source is a random-access sequence of clips (`avjax.data.sources`): `source[i]` reads metadata
+only, and `clip.video(start, num_frames, fps)` / `clip.audio(start, num_samples)` decode just the
+windows asked for.
 Colour augmentation, log-mel and SpecAugment run on the device (`avjax.video`, `avjax.audio`).
 """
 from __future__ import annotations
@@ -115,43 +115,42 @@ class ClipSpec:
 
 
 class TwoViewSample:
-    """index -> {video1, video2: uint8 [T, S, S, 3], audio1, audio2: float32 [N], label: int32}."""
+    """clip -> {video1, video2: uint8 [T, S, S, 3], audio1, audio2: float32 [N], label: int32}."""
 
-    def __init__(self, source, spec: ClipSpec, scheme: str):
+    def __init__(self, spec: ClipSpec, scheme: str):
         if scheme not in temporal.SCHEMES:
             raise ValueError(f"config.data.temporal_scheme={scheme!r}: use one of {temporal.SCHEMES}")
-        self.source, self.spec, self.scheme = source, spec, scheme
+        self.spec, self.scheme = spec, scheme
 
-    def __call__(self, index, rng: np.random.Generator) -> dict:
-        s, i = self.spec, int(index)
+    def __call__(self, clip, rng: np.random.Generator) -> dict:
+        s = self.spec
         starts = temporal.sample_views(rng, self.scheme, s.video_seconds, s.audio_seconds,
-                                       self.source.video_duration(i), self.source.audio_duration(i))
-        out = {"label": np.int32(self.source.label(i))}
+                                       clip.video_duration, clip.audio_duration)
+        out = {"label": np.int32(clip.label)}
         for view in (0, 1):
-            frames = self.source.video(i, starts.video[view], s.num_frames, s.fps)
+            frames = clip.video(starts.video[view], s.num_frames, s.fps)
             out[f"video{view + 1}"] = random_crop_flip(frames, rng, s.crop_size, s.crop_scale)
-            out[f"audio{view + 1}"] = self.source.audio(i, starts.audio[view], s.num_samples)
+            out[f"audio{view + 1}"] = clip.audio(starts.audio[view], s.num_samples)
         return out
 
 
 class CenteredSample:
-    """index -> {video: uint8 [T, S, S, 3], audio: float32 [N], label, index, mask}: centred windows.
+    """(index, clip) -> {video: uint8 [T, S, S, 3], audio: float32 [N], label, index, mask}.
 
-    The video window is centred inside the centred audio window (so it lies inside it, as in
-    training).
+    Centred windows; the video window is centred inside the centred audio window (so it lies
+    inside it, as in training).
     """
 
-    def __init__(self, source, spec: ClipSpec):
-        self.source, self.spec = source, spec
+    def __init__(self, spec: ClipSpec):
+        self.spec = spec
 
-    def __call__(self, index) -> dict:
-        s, i = self.spec, int(index)
-        a_start = max(0.0, (self.source.audio_duration(i) - s.audio_seconds) / 2)
-        v_start = max(0.0, (self.source.video_duration(i) - s.video_seconds) / 2)
-        frames = self.source.video(i, v_start, s.num_frames, s.fps)
-        return {"video": center_crop(frames, s.crop_size),
-                "audio": self.source.audio(i, a_start, s.num_samples),
-                "label": np.int32(self.source.label(i)), "index": np.int32(i), "mask": np.float32(1)}
+    def __call__(self, index: int, clip) -> dict:
+        s = self.spec
+        a_start = max(0.0, (clip.audio_duration - s.audio_seconds) / 2)
+        v_start = max(0.0, (clip.video_duration - s.video_seconds) / 2)
+        return {"video": center_crop(clip.video(v_start, s.num_frames, s.fps), s.crop_size),
+                "audio": clip.audio(a_start, s.num_samples),
+                "label": np.int32(clip.label), "index": np.int32(index), "mask": np.float32(1)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,9 +160,9 @@ class CenteredSample:
 def train_dataset(config, process_index: int, process_count: int, batch_size: int) -> grain.IterDataset:
     """The infinite training stream of this process; `batch_size` is the per-process batch."""
     source = sources.get_source(config.data, "train")
-    ds = grain.MapDataset.range(len(source)).seed(config.seed).shuffle().repeat(None)
+    ds = grain.MapDataset.source(source).seed(config.seed).shuffle().repeat(None)
     ds = ds[process_index::process_count]
-    ds = ds.random_map(TwoViewSample(source, ClipSpec.from_config(config), config.data.temporal_scheme))
+    ds = ds.random_map(TwoViewSample(ClipSpec.from_config(config), config.data.temporal_scheme))
     ds = ds.batch(batch_size, drop_remainder=True)
     it = ds.to_iter_dataset(grain.ReadOptions(num_threads=config.data.num_threads,
                                                prefetch_buffer_size=config.data.prefetch))
@@ -182,12 +181,12 @@ def eval_batches(config, split: str, num_clips: int | None, batch_size: int,
     n = len(source) if num_clips is None else min(num_clips, len(source))
     per_process = -(-n // process_count)
     num_batches = -(-per_process // batch_size)
-    sample = CenteredSample(source, ClipSpec.from_config(config))
+    sample = CenteredSample(ClipSpec.from_config(config))
     mine = range(process_index, n, process_count)
     for b in range(num_batches):
-        items = [sample(i) for i in mine[b * batch_size:(b + 1) * batch_size]]
+        items = [sample(i, source[i]) for i in mine[b * batch_size:(b + 1) * batch_size]]
         if not items:  # this process ran out of clips: a whole padding batch
-            items = [_padding(sample(0))]
+            items = [_padding(sample(0, source[0]))]
         items += [_padding(items[0])] * (batch_size - len(items))
         yield {k: np.stack([it[k] for it in items]) for k in items[0]}
 

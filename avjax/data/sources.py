@@ -1,21 +1,52 @@
 """Data sources by name (`config.data.source`): the synthetic world now; shard readers plug in here.
 
-Every source answers `__len__`, `label(i)`, `video(i, start, num_frames, fps)`,
-`audio(i, start, num_samples)`, `video_duration(i)` and `audio_duration(i)` (seconds).
+A source is a random-access sequence of clips: `len(source)` and `source[i] -> Clip`. Reading a
+clip is cheap (metadata only); media are decoded only for the windows asked for:
+
+    clip.label: int                          clip.video_duration, clip.audio_duration: seconds
+    clip.video(start, num_frames, fps) -> uint8 [T, H, W, 3]   (frame k shows time start + k / fps)
+    clip.audio(start, num_samples) -> float32 [S] in [-1, 1]   (zero past the end)
 """
 from __future__ import annotations
+
+import dataclasses
 
 from avjax.data import synthetic
 
 
-class SyntheticSource(synthetic.SyntheticWorld):
-    """The synthetic AV world as a clip source: every clip lasts `duration` in both streams."""
+@dataclasses.dataclass(frozen=True)
+class SyntheticClip:
+    world: synthetic.SyntheticWorld
+    index: int
 
-    def video_duration(self, i: int) -> float:
-        return self.config.duration
+    @property
+    def label(self) -> int:
+        return self.world.label(self.index)
 
-    def audio_duration(self, i: int) -> float:
-        return self.config.duration
+    @property
+    def video_duration(self) -> float:
+        return self.world.config.duration
+
+    audio_duration = video_duration
+
+    def video(self, start: float, num_frames: int, fps: float):
+        return self.world.video(self.index, start, num_frames, fps)
+
+    def audio(self, start: float, num_samples: int):
+        return self.world.audio(self.index, start, num_samples)
+
+
+class SyntheticSource:
+    """The synthetic AV world as a clip source."""
+
+    def __init__(self, config: synthetic.WorldConfig):
+        self.world = synthetic.SyntheticWorld(config)
+
+    def __len__(self) -> int:
+        return len(self.world)
+
+    def __getitem__(self, i: int) -> SyntheticClip:
+        return SyntheticClip(self.world, int(i))
 
 
 SPLIT_SIZES = {"train": "num_train", "eval": "num_eval", "probe": "num_probe"}

@@ -1,0 +1,33 @@
+"""Tests run on the CPU with 8 forced host devices, so multi-device code is tested on one machine.
+
+Single-device tests pin `config.mesh = [("data", 1), ("fsdp", 1)]`.
+"""
+import os
+import sys
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import pytest  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+
+def tiny_config(**overrides):
+    """The tiny CrissCross config on one device, with fields overridden."""
+    from avjax import configs
+    config = configs.load_config(os.path.join(REPO, "configs/crisscross/synthetic.py:variant=tiny"))
+    config.mesh = [("data", 1), ("fsdp", 1)]
+    for key, value in overrides.items():
+        node = config
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return config
+
+
+@pytest.fixture
+def tiny():
+    return tiny_config

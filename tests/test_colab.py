@@ -1,0 +1,22 @@
+"""The Colab demo runs top to bottom (a short training run) and fails on any error."""
+import os
+
+import nbformat
+from nbclient import NotebookClient
+
+from conftest import REPO
+
+
+def test_retrieval_demo_notebook_runs(tmp_path):
+    nb = nbformat.read(os.path.join(REPO, "colab/retrieval_demo.ipynb"), as_version=4)
+    os.environ["AVJAX_COLAB_STEPS"] = "20"
+    os.environ["AVJAX_COLAB_WORKDIR"] = str(tmp_path / "colab")
+    try:
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": REPO}}).execute()
+    finally:
+        del os.environ["AVJAX_COLAB_STEPS"], os.environ["AVJAX_COLAB_WORKDIR"]
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.get("data", {})]
+    audios = [o for o in outputs if "text/html" in o.get("data", {}) and "<audio" in o["data"]["text/html"]]
+    assert len(images) >= 2 and len(audios) >= 5

@@ -1,0 +1,38 @@
+"""Linear probe, kNN and retrieval on features with known answers."""
+import numpy as np
+
+from avjax.evaluators import knn, linear_probe, retrieval
+
+
+def blobs(n_per_class, num_classes, dim, noise, seed):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(num_classes, dim)) * 3
+    y = np.repeat(np.arange(num_classes), n_per_class)
+    return centres[y] + noise * rng.normal(size=(len(y), dim)), y
+
+
+def test_linear_probe_separable_and_random():
+    x, y = blobs(40, 5, 16, 1.0, 0)
+    xt, yt = blobs(20, 5, 16, 1.0, 0)  # same centres (same seed), new draws of the noise below
+    xt = xt + np.random.default_rng(1).normal(size=xt.shape)
+    assert linear_probe.linear_probe(x, y, xt, yt, 5) > 0.95
+    rng = np.random.default_rng(2)
+    acc = linear_probe.linear_probe(rng.normal(size=(200, 16)), rng.integers(0, 5, 200),
+                                    rng.normal(size=(200, 16)), rng.integers(0, 5, 200), 5)
+    assert acc < 0.4  # chance is 0.2
+
+
+def test_knn_on_blobs():
+    x, y = blobs(30, 4, 8, 0.5, 3)
+    assert knn.knn_accuracy(x, y, x + 0.01, y, 4, k=5) == 1.0
+
+
+def test_retrieval_ranks_and_recalls():
+    q = np.eye(4)
+    g = np.eye(4)
+    g[2:, 2:] = [[0.6, 0.8], [0.8, 0.6]]  # queries 2 and 3 each find the other's item first
+    np.testing.assert_array_equal(retrieval.ranks(q, g), [0, 0, 1, 1])
+    assert retrieval.recall_at_k(q, g, ks=(1, 2)) == {"r1": 0.5, "r2": 1.0}
+    # Ties count against the query: a constant gallery ranks the answer last.
+    np.testing.assert_array_equal(retrieval.ranks(q, np.ones((4, 4))), [3, 3, 3, 3])
+    assert retrieval.chance_recall(100) == {"r1": 0.01, "r5": 0.05, "r10": 0.1}

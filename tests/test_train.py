@@ -1,0 +1,120 @@
+"""The trainer end to end on the tiny config: learning, sharding equivalence, resume, restore, NaN."""
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from avjax import checkpoint as ckpt_lib
+from avjax import evaluate, sharding, train
+from conftest import REPO, tiny_config
+
+
+def read_losses(workdir):
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return {r["step"]: r["loss"] for r in rows if "loss" in r}
+
+
+def test_tiny_learns_and_beats_random_init(tmp_path):
+    config = tiny_config(log_every=5)
+    workdir = str(tmp_path / "run")
+    result = train.train(config, workdir)
+    losses = read_losses(workdir)
+    steps = sorted(losses)
+    assert steps[-1] == config.total_steps
+    first, last = np.mean([losses[s] for s in steps[:4]]), np.mean([losses[s] for s in steps[-4:]])
+    assert last < first - 0.05, (first, last)
+    assert os.listdir(os.path.join(workdir, "tensorboard"))
+
+    setup = train.Setup(config, sharding.make_mesh(config.mesh))
+    random_init = evaluate.run_evaluators(setup, setup.variables(setup.init_state()), ["retrieval"])
+    chance_r5 = 5 / config.data.num_eval
+    print("random init", random_init, "trained", result)
+    assert result["a2v_r5"] > 2 * random_init["a2v_r5"] and result["a2v_r5"] > random_init["a2v_r5"] + 0.15
+    assert result["a2v_r5"] > 5 * chance_r5
+    assert 0 <= result["linear_probe_video"] <= 1 and 0 <= result["knn_audio"] <= 1
+
+
+def one_step(config, host_batch):
+    mesh = sharding.make_mesh(config.mesh)
+    setup = train.Setup(config, mesh)
+    state = setup.init_state()
+    state, metrics = setup.jitted_step(state, sharding.host_batch_to_global(host_batch, mesh), setup.step_rng)
+    return float(metrics["loss"]), jax.device_get(state["params"]), state
+
+
+def test_one_step_same_on_1_and_8_devices():
+    from benchmarks.train_step import random_batch
+    base = tiny_config()
+    spec = train.get_task(base).batch_spec(base, train=True)
+    host = random_batch(spec, base.batch_size, np.random.default_rng(0))
+    loss1, params1, _ = one_step(tiny_config(), host)
+    for mesh in ([("data", 8), ("fsdp", 1)], [("data", 4), ("fsdp", 2)]):
+        loss8, params8, state = one_step(tiny_config(mesh=mesh, fsdp_min_size=0), host)
+        assert abs(loss8 - loss1) < 1e-5, (mesh, loss1, loss8)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5, rtol=0), params1, params8)
+        if mesh[1][1] == 2:  # parameters really are split over fsdp
+            kernel = state["params"]["video_backbone"]
+            specs = [leaf.sharding.spec for leaf in jax.tree.leaves(kernel)]
+            assert any("fsdp" in [a for a in spec if a] for spec in specs)
+
+
+def test_resume_after_sigkill_gives_identical_losses(tmp_path):
+    fields = dict(total_steps=20, checkpoint_every=10, log_every=1)
+    straight = str(tmp_path / "straight")
+    train.train(tiny_config(**fields), straight, evaluate_at_end=False)
+
+    killed = str(tmp_path / "killed")
+    args = [f"--config.{k}={v}" for k, v in fields.items()] + ["--config.mesh=[('data', 1), ('fsdp', 1)]"]
+    proc = subprocess.run([sys.executable, "-m", "avjax.cli", "train", "--config",
+                           "configs/crisscross/synthetic.py:variant=tiny", "--workdir", killed,
+                           "--config.debug_kill_at_step=10", *args], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    assert max(read_losses(killed)) == 10
+    train.train(tiny_config(**fields), killed, evaluate_at_end=False)  # resumes from step 10
+
+    a, b = read_losses(straight), read_losses(killed)
+    assert sorted(a) == sorted(b) == list(range(1, 21))
+    assert [a[s] for s in sorted(a)] == [b[s] for s in sorted(b)]
+
+
+def test_restore_onto_a_different_device_count(tmp_path):
+    workdir = str(tmp_path / "run")
+    config = tiny_config(total_steps=3, checkpoint_every=3)
+    train.train(config, workdir, evaluate_at_end=False)
+    setup1 = train.Setup(config, sharding.make_mesh(config.mesh))
+    with ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints")) as ckpt:
+        state1 = ckpt.restore(setup1.abstract_state)
+    config8 = tiny_config(total_steps=3, mesh=[("data", 4), ("fsdp", 2)], fsdp_min_size=0)
+    setup8 = train.Setup(config8, sharding.make_mesh(config8.mesh))
+    with ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints")) as ckpt:
+        state8 = ckpt.restore(setup8.abstract_state)
+    assert int(state8["step"]) == 3
+    leaves = jax.tree.leaves(state8["params"])
+    assert all(len(leaf.sharding.device_set) == 8 for leaf in leaves)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)),
+                 state1["params"], state8["params"])
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    config = tiny_config(total_steps=5, checkpoint_every=1, log_every=1)
+    for g in config.optim.groups:
+        g.lr = float("nan")
+    workdir = str(tmp_path / "nan")
+    with pytest.raises(train.NonFiniteLossError, match="last good checkpoint is step 1"):
+        train.train(config, workdir, evaluate_at_end=False)
+    with ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints")) as ckpt:
+        assert ckpt.latest_step() == 1
+
+
+def test_cli_bad_field_is_one_clear_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "avjax.cli", "train", "--config",
+                           "configs/crisscross/synthetic.py:variant=tiny", "--workdir", str(tmp_path),
+                           "--config.totl_steps=3"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("avjax train: error: --config.totl_steps: no field 'totl_steps'")
