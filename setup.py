@@ -21,6 +21,7 @@ setup(
     version="0.1.0",
     description="Self-supervised audio-visual learning in JAX/Flax: CrissCross, SSPL/SACL, ESG-Net, CMD.",
     packages=find_packages(include=["avjax", "avjax.*"]),
+    package_data={"avjax.data.formats": ["*.txt", "*.csv"]},
     python_requires=">=3.11",
     install_requires=CORE,
     extras_require={
@@ -35,7 +36,10 @@ setup(
             "nbformat>=5.9",
             "ipykernel>=6",
             "matplotlib>=3.8",
+            "tensorflow-datasets>=4.9.4,<5",
+            "importlib_resources>=6",
         ],
+        "tfds": ["tensorflow-datasets>=4.9.4,<5", "importlib_resources>=6"],
         "torch": ["torch>=2.2", "safetensors>=0.4"],
     },
     entry_points={"console_scripts": ["avjax=avjax.cli:main"]},

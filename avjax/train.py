@@ -32,6 +32,16 @@ class NonFiniteLossError(RuntimeError):
     pass
 
 
+def enable_compilation_cache(path: str | None = None) -> None:
+    """Persist XLA executables across processes (resumes, evals, tests): `$AVJAX_COMPILATION_CACHE`,
+    default ~/.cache/avjax/xla; "off" disables it."""
+    path = path or os.environ.get("AVJAX_COMPILATION_CACHE", os.path.expanduser("~/.cache/avjax/xla"))
+    if path == "off":
+        return
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
 def get_task(config):
     try:
         return importlib.import_module(f"avjax.tasks.{config.task}")

@@ -1,12 +1,13 @@
 """Times jit forward+backward of the full-size R(2+1)D-18 for each `conv_impl`.
 
     python benchmarks/conv_formulation.py [--batch 4] [--frames 8] [--size 112]
-        [--impls folded,matmul,im2col,3d] [--iters 5] [--warmup 2] [--json FILE]
+        [--impls folded,mixed,matmul,im2col,3d] [--iters 5] [--warmup 2] [--json FILE]
 
 One step = BN-train-mode forward of a [B, T, H, W, 3] clip, a scalar loss on the pooled
 features, and the gradient with respect to every parameter (what a training step computes for
 one view). Reports the median of `--iters` timed steps after `--warmup` untimed ones, and the
-compile time. The impls are timed round-robin (each round runs one step of each), so that load
+compile time; "cpu ms" is the process CPU time per step (all threads), which load from other
+processes inflates less than the wall time. The impls are timed round-robin (each round runs one step of each), so that load
 from other processes on a shared machine falls on all of them alike. Prints a table; `--json FILE` also writes the numbers.
 """
 from __future__ import annotations
@@ -52,16 +53,19 @@ def time_impls(impls, batch: int, frames: int, size: int, iters: int, warmup: in
         steps[impl] = build_step(impl, batch, frames, size)
         print(f"  compiled {impl} in {steps[impl][2]:.1f} s", file=sys.stderr, flush=True)
     times = {impl: [] for impl in impls}
+    cpu = {impl: [] for impl in impls}
     for i in range(warmup + iters):
         for impl in impls:
             compiled, args, _ = steps[impl]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             jax.block_until_ready(compiled(*args))
             if i >= warmup:
                 times[impl].append(time.perf_counter() - t0)
+                cpu[impl].append(time.process_time() - c0)
     return [{"impl": impl, "median_ms": 1e3 * statistics.median(times[impl]),
              "min_ms": 1e3 * min(times[impl]), "max_ms": 1e3 * max(times[impl]),
-             "compile_s": steps[impl][2], "times_ms": [1e3 * t for t in times[impl]]}
+             "cpu_ms": 1e3 * statistics.median(cpu[impl]), "compile_s": steps[impl][2],
+             "times_ms": [1e3 * t for t in times[impl]]}
             for impl in impls]
 
 
@@ -86,12 +90,12 @@ def main(argv=None):
     shape = f"B={args.batch}, {args.frames}x{args.size}x{args.size}"
     print(f"R(2+1)D-18 jit forward+backward, {shape}, {jax.devices()[0].platform}, "
           f"median of {args.iters} after {args.warmup} warm-ups (default: {DEFAULT_CONV_IMPL})")
-    print(f"{'conv_impl':<10} {'median ms':>10} {'min ms':>8} {'max ms':>8} {'compile s':>10} "
-          f"{'vs 3d':>7}")
+    print(f"{'conv_impl':<10} {'median ms':>10} {'min ms':>8} {'max ms':>8} {'cpu ms':>8} "
+          f"{'compile s':>10} {'vs 3d':>7}")
     for r in results:
         speedup = f"{ref / r['median_ms']:.2f}x" if ref else "-"
         print(f"{r['impl']:<10} {r['median_ms']:>10.0f} {r['min_ms']:>8.0f} {r['max_ms']:>8.0f} "
-              f"{r['compile_s']:>10.1f} {speedup:>7}")
+              f"{r['cpu_ms']:>8.0f} {r['compile_s']:>10.1f} {speedup:>7}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"benchmark": "conv_formulation", "batch": args.batch, "frames": args.frames,

@@ -7,11 +7,18 @@ import sys
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# One XLA cache for the whole run (and the subprocesses it starts): the same step compiles once.
+os.environ.setdefault("AVJAX_COMPILATION_CACHE", os.path.join(
+    os.environ.get("TMPDIR", "/tmp"), f"avjax-test-xla-cache-{os.getuid()}"))
 
 import pytest  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+
+from avjax import train as _train  # noqa: E402
+
+_train.enable_compilation_cache()
 
 
 def tiny_config(**overrides):

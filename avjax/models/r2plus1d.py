@@ -25,29 +25,34 @@ parameters (tested against `lax.conv_general_dilated` in 3-D, forward and gradie
     "folded": (1,k,k) convs as 2-D convs on [B*T, H, W, C]; (k,1,1) convs as 2-D (k,1) convs on
               [B, T, H*W, C]; the (3,7,7) stem as a 2-D conv over the 3 time-shifted frames
               stacked on channels; 1x1x1 shortcuts as a strided slice and a matmul.
-    "matmul": like "folded", but each (k,1,1) temporal conv is k time-shifted matmuls, summed.
     "im2col": no convolutions at all: every conv is its shifted (strided) slices concatenated on
               channels, then one matmul. Uses kh*kw times the activation memory per conv.
+    "mixed":  (default) "im2col" for convs whose output has at most 14x14 positions per frame
+              (conv4x, conv5x at 112x112), "folded" for the others.
+    "matmul": like "folded", but each (k,1,1) temporal conv is k time-shifted matmuls, summed.
     "3d":     plain `lax.conv_general_dilated` 3-D convs (the reference).
 On XLA CPU the 3-D convs (above all their backward pass) are slow; `benchmarks/conv_formulation.py`
-measures each formulation (fwd+bwd of the full network) and the default is the fastest there.
+measures each formulation (fwd+bwd of the full network). Measured on a 2-core AVX-512 CPU at
+B=4, 8x112x112 (round-robin, medians): 3d ~3x slower than folded/mixed/matmul, which are within
+~10% of each other, "mixed" the fastest by ~5%, and "im2col" ~1.4x slower than "mixed".
+The max pool after the stem is a max over shifted slices (`max_pool`): its backward on XLA CPU
+was ~250 ms of a ~1.4 s step as `reduce_window`'s select-and-scatter.
 """
 from __future__ import annotations
 
 from typing import Any, Sequence
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 from jax import lax
 
-from avjax.models import global_pool, torch_default_kernel_init
+from avjax.models import batch_norm, global_pool, max_pool, torch_default_kernel_init
 
 CONV_IMPLS = ("folded", "mixed", "matmul", "im2col", "3d")
 # "mixed" computes a conv as "im2col" when its output map has at most this many spatial positions
 # (H' * W': conv4x and conv5x at 112x112 input), and as "folded" otherwise.
 MIXED_IM2COL_MAX_POSITIONS = 14 * 14
-DEFAULT_CONV_IMPL = "folded"
+DEFAULT_CONV_IMPL = "mixed"
 
 Pad = tuple[int, int]
 
@@ -64,30 +69,6 @@ def _shifted(x, axis: int, k: int, s: int, pad: Pad):
         widths[axis] = pad
         x = jnp.pad(x, widths)
     return [lax.slice_in_dim(x, d, d + s * (n_out - 1) + 1, s, axis) for d in range(k)]
-
-
-def max_pool(x, window: Sequence[int], strides: Sequence[int], padding: Sequence[Pad]):
-    """Max pooling (padding with -inf, as PyTorch) written as a max over shifted slices, one axis
-    at a time. x: [B, *spatial, C]; window/strides/padding: one entry per spatial axis.
-
-    Same forward as `nn.max_pool`; on XLA CPU its backward is several times faster than the
-    select-and-scatter of `reduce_window`. On exact ties the gradient is shared between the tied
-    inputs instead of going to one of them; after a ReLU the only ties in practice are zeros,
-    whose gradient the ReLU discards either way.
-    """
-    for axis, (k, s, pad) in enumerate(zip(window, strides, padding), start=1):
-        if k == 1 and s == 1 and tuple(pad) == (0, 0):
-            continue
-        n_out = _out_len(x.shape[axis], k, s, tuple(pad))
-        if tuple(pad) != (0, 0):
-            widths = [(0, 0)] * x.ndim
-            widths[axis] = tuple(pad)
-            x = jnp.pad(x, widths, constant_values=-jnp.inf)
-        slices = [lax.slice_in_dim(x, d, d + s * (n_out - 1) + 1, s, axis) for d in range(k)]
-        x = slices[0]
-        for other in slices[1:]:
-            x = jnp.maximum(x, other)
-    return x
 
 
 def _matmul(x, w):
@@ -180,15 +161,6 @@ class Conv3D(nn.Module):
         kernel = self.param("kernel", init, (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
         return conv3d(x.astype(self.dtype), kernel.astype(self.dtype), self.strides, self.padding,
                       self.conv_impl)
-
-
-def batch_norm(train: bool, dtype, name: str) -> nn.BatchNorm:
-    """PyTorch BatchNorm{1,2,3}d defaults: momentum 0.1 (Flax 0.9), eps 1e-5, scale 1, bias 0.
-
-    No `axis_name`: under `jax.jit` with a globally sharded batch the statistics are global.
-    """
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype,
-                        param_dtype=jnp.float32, name=name)
 
 
 class BasicR2P1DBlock(nn.Module):

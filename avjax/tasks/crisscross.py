@@ -127,8 +127,12 @@ def preprocess(batch: dict, rng: jax.Array, train: bool, *, config) -> dict:
 
 
 def init_variables(model: CrissCross, batch: dict, rng: jax.Array, *, config) -> dict:
-    """Variables from a (preprocessed, training) batch: {"params", "batch_stats"}."""
-    return model.init(rng, batch["v1"], batch["v2"], batch["a1"], batch["a2"], train=True)
+    """Variables from a (preprocessed, training) batch: {"params", "batch_stats"}.
+
+    train=False: BatchNorm starts from mean 0 / var 1 as in PyTorch (a train-mode init would fold
+    the dummy batch into the running averages), and XLA drops the forward pass from the init.
+    """
+    return model.init(rng, batch["v1"], batch["v2"], batch["a1"], batch["a2"], train=False)
 
 
 # ---------------------------------------------------------------------------------------------
