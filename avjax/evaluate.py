@@ -30,7 +30,7 @@ def extract_features(setup, variables, split: str) -> dict[str, np.ndarray]:
     def embed(variables, batch):
         inputs = task.preprocess(batch, jax.random.key(0), False, config=config)
         out = task.embed(variables, inputs, model=setup.model)
-        return dict(out, label=batch["label"], mask=batch["mask"])
+        return dict(out, label=batch["label"], index=batch["index"], mask=batch["mask"])
 
     chunks = []
     for batch in pipeline.eval_batches(config, split, None, per_process, jax.process_index(), jax.process_count()):

@@ -5,10 +5,10 @@
 
 One step = BN-train-mode forward of a [B, T, H, W, 3] clip, a scalar loss on the pooled
 features, and the gradient with respect to every parameter (what a training step computes for
-one view). Reports the median of `--iters` timed steps after `--warmup` untimed ones, and the
-compile time; "cpu ms" is the process CPU time per step (all threads), which load from other
-processes inflates less than the wall time. The impls are timed round-robin (each round runs one step of each), so that load
-from other processes on a shared machine falls on all of them alike. Prints a table; `--json FILE` also writes the numbers.
+one view). Reports the median (and min, max) of `--iters` timed steps after `--warmup` untimed
+ones, the process CPU time per step ("cpu ms", all threads) and the compile time. The impls are
+timed round-robin (each round runs one step of each), so that load from other processes on a
+shared machine falls on all of them alike. Prints a table; `--json FILE` also writes the numbers.
 """
 from __future__ import annotations
 

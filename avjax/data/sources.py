@@ -309,7 +309,7 @@ def get_source(data_cfg, split: str):
         return SyntheticSource(synthetic.WorldConfig(
             num_clips=int(data_cfg[SPLIT_SIZES[split]]), seed=data_cfg.world_seed, split=world_split,
             duration=data_cfg.duration, fps=data_cfg.native_fps, size=data_cfg.frame_size,
-            sample_rate=data_cfg.sample_rate))
+            sample_rate=data_cfg.sample_rate, max_distractors=data_cfg.get("max_distractors", 2)))
     if data_cfg.source == "array_record":
         return array_record_source(data_cfg, split)
     if data_cfg.source == "tfds":

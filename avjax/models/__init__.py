@@ -1,10 +1,9 @@
 """Flax linen backbones and heads.
 
 Each module lives in its own file (`r2plus1d`, `resnet`, `heads`, ...); nothing is imported
-here eagerly. This file holds the few helpers that every model shares: parameter counting and
-the PyTorch default initialisers and BatchNorm, pooling (so that models ported from PyTorch start
-and run as the official
-code does).
+here eagerly. This file holds the helpers that the models share: parameter counting, PyTorch's
+default initialisers, PyTorch-equivalent BatchNorm, global pooling and a max pool with a fast
+backward on XLA CPU, so that models ported from PyTorch start and run as the official code does.
 """
 from __future__ import annotations
 

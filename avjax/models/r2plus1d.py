@@ -32,9 +32,10 @@ parameters (tested against `lax.conv_general_dilated` in 3-D, forward and gradie
     "matmul": like "folded", but each (k,1,1) temporal conv is k time-shifted matmuls, summed.
     "3d":     plain `lax.conv_general_dilated` 3-D convs (the reference).
 On XLA CPU the 3-D convs (above all their backward pass) are slow; `benchmarks/conv_formulation.py`
-measures each formulation (fwd+bwd of the full network). Measured on a 2-core AVX-512 CPU at
-B=4, 8x112x112 (round-robin, medians): 3d ~3x slower than folded/mixed/matmul, which are within
-~10% of each other, "mixed" the fastest by ~5%, and "im2col" ~1.4x slower than "mixed".
+measures each formulation (fwd+bwd of the full network). Measured on a shared 2-core AVX-512
+CPU at B=4, 8x112x112 (round-robin, three runs): "3d" is ~3x slower than the rest; "folded",
+"mixed" and "matmul" are within ~5% of each other (the noise of that machine), "mixed" with the
+lowest summed median, hence the default; "im2col" is ~1.4x slower than them.
 The max pool after the stem is a max over shifted slices (`max_pool`): its backward on XLA CPU
 was ~250 ms of a ~1.4 s step as `reduce_window`'s select-and-scatter.
 """

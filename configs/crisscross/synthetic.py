@@ -20,6 +20,7 @@ def get_config(arg=None):
     c.data.duration = 4.0
     c.data.native_fps = 16.0
     c.data.sample_rate = 16000
+    c.data.max_distractors = 2
     c.data.num_train = 100_000
     c.data.num_probe = 1000
     c.data.num_eval = 500
