@@ -161,3 +161,31 @@ def crisscross_base() -> ml_collections.ConfigDict:
     c.eval.evaluators = ("linear_probe", "knn", "retrieval")
     c.eval.retrieval_space = "predictor"
     return c
+
+
+def crisscross_stored(arg: str | None, *, tfds_name: str, num_classes: int, splits: dict[str, str],
+                      num_videos: int, epochs: int, checkpoint_every: int,
+                      multi_label: bool = False) -> ml_collections.ConfigDict:
+    """CrissCross at full size on shards (or TFDS): the released Kinetics-400 recipe.
+
+    Global batch 2048, `epochs` x 5 clips per video (the official "epoch" visits every video
+    clips_per_video = 5 times), 2 warmup epochs, Adam + LARC. `arg`: data=array_record|tfds, path=DIR.
+    """
+    import math
+
+    from avjax.data import sources
+    parsed = parse_arg(arg, data="array_record", path="")
+    c = crisscross_base()
+    sources.configure_stored(c.data, source=parsed.data, path=parsed.path, tfds_name=tfds_name,
+                             num_classes=num_classes, multi_label=multi_label, splits=splits)
+    steps_per_epoch = math.ceil(num_videos * 5 / c.batch_size)
+    c.total_steps = epochs * steps_per_epoch
+    for g in c.optim.groups:
+        if g.schedule == "warmup_cosine":
+            g.warmup_steps = 2 * steps_per_epoch
+    c.data.num_workers = 8
+    c.data.num_threads = 2
+    c.data.prefetch = 4
+    c.checkpoint_every = checkpoint_every
+    c.eval.clips_per_video = 1
+    return c

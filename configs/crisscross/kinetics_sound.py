@@ -9,29 +9,12 @@ The official repository ships only the Kinetics-400 config; the same recipe is u
 2048, 100 epochs x 5 clips per video, warmup 2 epochs). The paper's Kinetics-Sound epochs and
 learning rates are not known (see methods/crisscross.md, section 5).
 """
-import math
 
 from avjax import configs
-from avjax.data import sources
-
-NUM_VIDEOS = 22_000
-EPOCHS, CLIPS_PER_VIDEO = 100, 5
 
 
 def get_config(arg=None):
-    arg = configs.parse_arg(arg, data="array_record", path="")
-    c = configs.crisscross_base()
-    sources.configure_stored(c.data, source=arg.data, path=arg.path, tfds_name="avjax_kinetics_sound",
-                             num_classes=32, splits={"train": "train", "probe": "train[:5000]",
-                                                     "eval": "val"})
-    steps_per_epoch = math.ceil(NUM_VIDEOS * CLIPS_PER_VIDEO / c.batch_size)
-    c.total_steps = EPOCHS * steps_per_epoch
-    for g in c.optim.groups:
-        if g.schedule == "warmup_cosine":
-            g.warmup_steps = 2 * steps_per_epoch
-    c.data.num_workers = 8
-    c.data.num_threads = 2
-    c.data.prefetch = 4
-    c.checkpoint_every = 500
-    c.eval.clips_per_video = 1
-    return c
+    return configs.crisscross_stored(
+        arg, tfds_name="avjax_kinetics_sound", num_classes=32,
+        splits={"train": "train", "probe": "train[:5000]", "eval": "val"},
+        num_videos=22_000, epochs=100, checkpoint_every=500)
