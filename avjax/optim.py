@@ -18,7 +18,6 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import traverse_util
 
@@ -141,7 +140,3 @@ def make_optimizer(optim_cfg, total_steps: int, params) -> tuple[optax.GradientT
 def global_norm(tree) -> jax.Array:
     return jnp.sqrt(sum(jnp.sum(jnp.square(x.astype(jnp.float32))) for x in jax.tree.leaves(tree)))
 
-
-def schedule_table(schedules: dict, steps) -> dict:
-    """{name: [lr at each step]} as floats, for logging and tests."""
-    return {n: [float(s(np.int32(k))) for k in steps] for n, s in schedules.items()}
