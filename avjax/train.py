@@ -13,7 +13,6 @@ import math
 import os
 import signal
 import time
-from typing import Any
 
 import flax.linen as nn
 import jax

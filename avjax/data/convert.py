@@ -179,7 +179,6 @@ def decode_media(path: str, settings: Settings, segment: tuple[float, float] | N
         pcm_chunks: list[np.ndarray] = []
         audio_t0 = None  # time of the first resampled sample (container clock)
         origin = cut[0] if cut else None
-        pending_video: list = []  # frames seen before the origin is known
 
         if cut and cut[0] > 0:
             try:
