@@ -5,7 +5,6 @@ writes `DIR/eval.json`.
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 
@@ -23,18 +22,11 @@ EVAL_SPLITS = ("probe", "eval")
 
 def extract_features(setup, variables, split: str) -> dict[str, np.ndarray]:
     """Embeddings of every clip of `split` (padding removed), gathered on every process."""
-    config, task = setup.config, setup.task
+    config = setup.config
     per_process = config.eval_batch_size // jax.process_count()
-
-    @functools.partial(jax.jit, in_shardings=(None, setup.batch_sharding), out_shardings=setup.repl)
-    def embed(variables, batch):
-        inputs = task.preprocess(batch, jax.random.key(0), False, config=config)
-        out = task.embed(variables, inputs, model=setup.model)
-        return dict(out, label=batch["label"], index=batch["index"], mask=batch["mask"])
-
     chunks = []
     for batch in pipeline.eval_batches(config, split, None, per_process, jax.process_index(), jax.process_count()):
-        out = embed(variables, sharding.host_batch_to_global(batch, setup.mesh))
+        out = setup.jitted_embed(variables, sharding.host_batch_to_global(batch, setup.mesh))
         chunks.append(jax.device_get(multihost_utils.process_allgather(out, tiled=True)))
     feats = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
     keep = feats.pop("mask") > 0

@@ -119,6 +119,17 @@ class Setup:
                      "opt_state": opt_state}
         return new_state, metrics
 
+    def embed(self, variables, batch):
+        """Eval batch -> the task's embeddings, with label, index and mask carried along."""
+        inputs = self.task.preprocess(batch, jax.random.key(0), False, config=self.config)
+        out = self.task.embed(variables, inputs, model=self.model)
+        return dict(out, label=batch["label"], index=batch["index"], mask=batch["mask"])
+
+    @functools.cached_property
+    def jitted_embed(self):
+        # Built once per Setup, so every split and every evaluation reuses one compiled function.
+        return jax.jit(self.embed, in_shardings=(None, self.batch_sharding), out_shardings=self.repl)
+
     @functools.cached_property
     def jitted_step(self):
         return jax.jit(self.train_step, in_shardings=(self.state_sharding, self.batch_sharding, self.repl),
