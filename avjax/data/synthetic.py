@@ -24,7 +24,7 @@ learnable, not just the class):
   cycle (notes of 0.1 s or more); every note is one bounce (same onset and offset in both streams);
 - melody <-> jump height: each note is a scale step (0, 2, 4, 5 or 7 semitones), and the jump is
   higher for a higher note;
-- size <-> loudness: radius 0.07..0.14 of the frame maps to -20..-4 dB;
+- size <-> loudness: radius 0.11..0.18 of the frame maps to -20..-4 dB;
 - shade <-> pitch: a pitch offset of -3..+3 semitones maps to a dark..light shade of the colour;
 - position: independent of the sound.
 Nuisances: a background gradient between two colours of a palette that holds both object colours
@@ -65,7 +65,8 @@ _PALETTE = np.array([[220, 40, 40], [40, 70, 220], [40, 170, 60], [230, 210, 50]
 _REGISTER_HZ = (174.61, 523.25)            # F3 (red), C5 (blue)
 _SCALE = np.array([0, 2, 4, 5, 7])         # melody steps, semitones
 _PITCH_SPAN = 3.0                          # per-instance pitch offset: -3..+3 semitones
-_RADIUS = (0.07, 0.14)                     # object radius, fraction of the frame
+_RADIUS = (0.11, 0.18)                     # sounding object's radius, fraction of the frame
+_DISTRACTOR_RADIUS = (0.09, 0.16)          # big enough that shapes read at 32-40 px crops
 _GAIN_DB = (-20.0, -4.0)                   # loudness for the smallest .. largest object
 _JUMP = (0.06, 0.18)                       # jump height for the lowest .. highest scale step
 _PULSE = 0.15                              # the object also grows by 15 % at the top of a jump
@@ -230,7 +231,7 @@ def _make_clip(rng: np.random.Generator, config: WorldConfig) -> _Clip:
     for d in rng.random((n_distractors, 21)).tolist():
         d_label = min(int(d[0] * (NUM_CLASSES - 1)), NUM_CLASSES - 2)
         d_label += d_label >= label                       # any class but the sounding one
-        r = _lerp(d[1], 0.06, 0.13)
+        r = _lerp(d[1], *_DISTRACTOR_RADIUS)
         m = _MAX_EXTENT * r + 0.01
         cand = [(_lerp(d[5 + 2 * j], m, 1 - m), _lerp(d[6 + 2 * j], m, 1 - m)) for j in range(8)]
         far = [c for c in cand if math.hypot(c[0] - x, c[1] - y) > 1.3 * (r + radius) + 0.03]
