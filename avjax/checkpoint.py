@@ -90,3 +90,59 @@ def abstract_with_shardings(abstract_tree: Any, shardings: Any) -> Any:
     """ShapeDtypeStructs that carry the target shardings (the restore target)."""
     return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
                         abstract_tree, shardings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pretrained weights: part of another run's state (finetuning, frozen-feature evaluation).
+# ---------------------------------------------------------------------------------------------
+
+def latest_in_workdir(workdir: str, field: str = "config.init_from") -> tuple[str, int]:
+    """(checkpoint directory, latest step) of a training workdir; FileNotFoundError naming `field`."""
+    directory = os.path.join(os.path.abspath(workdir), "checkpoints")
+    steps = [int(d) for d in os.listdir(directory) if d.isdigit()] if os.path.isdir(directory) else []
+    steps = [s for s in steps if os.path.exists(os.path.join(directory, str(s), "state"))]
+    if not steps:
+        raise FileNotFoundError(f"{field}={workdir!r}: no checkpoint in {directory} (give the --workdir "
+                                "of a finished pretraining run, e.g. `avjax train --config "
+                                "configs/crisscross/kinetics400.py --workdir DIR`)")
+    return directory, max(steps)
+
+
+def saved_config(workdir: str, field: str = "config.init_from") -> tuple[dict, int]:
+    """The config saved with the latest checkpoint of `workdir`, and that step."""
+    directory, step = latest_in_workdir(workdir, field)
+    with Checkpointer(directory) as ckpt:
+        return ckpt.restore_config(step), step
+
+
+def restore_partial(workdir: str, target: Any, field: str = "config.init_from") -> tuple[Any, int]:
+    """Restore only the arrays named by `target` from the latest checkpoint of `workdir`.
+
+    target: a nested dict mirroring part of the saved train state, e.g.
+        {"params": {"video_backbone": ...}, "model_state": {"batch_stats": {"video_backbone": ...}}}
+    with jax.ShapeDtypeStruct leaves that carry the target shardings. Every path must exist in
+    the checkpoint with the same shape (else ValueError naming `field` and the first mismatch).
+    Returns (the restored tree, the step).
+    """
+    directory, step = latest_in_workdir(workdir, field)
+    path = os.path.join(directory, str(step), "state")
+    checkpointer = ocp.PyTreeCheckpointer()
+    saved = checkpointer.metadata(path).item_metadata.tree
+    for keypath, want in jax.tree_util.tree_flatten_with_path(target)[0]:
+        names = [k.key for k in keypath]
+        node = saved
+        for i, name in enumerate(names):
+            if not isinstance(node, dict) or name not in node:
+                have = sorted(node) if isinstance(node, dict) else []
+                raise ValueError(f"{field}={workdir!r}: the checkpoint (step {step}) has no "
+                                 f"{'/'.join(names[:i + 1])!r} (it has {have} there); is it a run of "
+                                 "the method these weights are meant to come from?")
+            node = node[name]
+        if tuple(node.shape) != tuple(want.shape):
+            raise ValueError(f"{field}={workdir!r}: {'/'.join(names)} is {tuple(node.shape)} in the "
+                             f"checkpoint but {tuple(want.shape)} here: config.model must match the "
+                             "pretraining run's model (widths, blocks)")
+    restore_args = ocp.checkpoint_utils.construct_restore_args(target)
+    restored = checkpointer.restore(path, args=ocp.args.PyTreeRestore(
+        item=target, restore_args=restore_args, partial_restore=True))
+    return restored, step

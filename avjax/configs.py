@@ -189,3 +189,166 @@ def crisscross_stored(arg: str | None, *, tfds_name: str, num_classes: int, spli
     c.checkpoint_every = checkpoint_every
     c.eval.clips_per_video = 1
     return c
+
+
+# ---------------------------------------------------------------------------------------------
+# Downstream evaluations (methods/crisscross.md, section 6).
+# ---------------------------------------------------------------------------------------------
+
+# UCF101 / HMDB51 full finetuning, per (dataset, pretraining set, frames): SGD learning rate, gamma,
+# milestones (epochs) and dropout, from evaluate/configs/downstream/{ucf101,hmdb51}/<pretraining>/
+# full_ft_{8f,32f}_fold*.yaml. Kinetics-Sound and Kinetics-400 share a recipe.
+FINETUNE_RECIPES = {
+    ("ucf101", "kinetics", 8): dict(lr=5e-4, gamma=0.3, milestones=(6, 10, 14), dropout=0.0),
+    ("ucf101", "kinetics", 32): dict(lr=7e-5, gamma=0.3, milestones=(8, 12, 16), dropout=0.0),
+    ("ucf101", "audioset", 8): dict(lr=7e-5, gamma=0.1, milestones=(8, 12, 16), dropout=0.1),
+    ("ucf101", "audioset", 32): dict(lr=7e-5, gamma=0.3, milestones=(8, 12, 16), dropout=0.0),
+    ("hmdb51", "kinetics", 8): dict(lr=5e-4, gamma=0.1, milestones=(6, 10, 14), dropout=0.0),
+    ("hmdb51", "kinetics", 32): dict(lr=1e-4, gamma=0.3, milestones=(8, 12, 16), dropout=0.0),
+    ("hmdb51", "audioset", 8): dict(lr=1e-4, gamma=0.1, milestones=(8, 12, 16), dropout=0.5),
+    ("hmdb51", "audioset", 32): dict(lr=1e-4, gamma=0.1, milestones=(6, 10, 14), dropout=0.5),
+}
+# Videos per split: (train, test) of splits 1, 2, 3.
+FINETUNE_SIZES = {"ucf101": ((9537, 3783), (9586, 3734), (9624, 3696)),
+                  "hmdb51": ((3570, 1530), (3570, 1530), (3570, 1530))}
+FINETUNE_PRETRAINING = {"kinetics_sound": "kinetics", "kinetics400": "kinetics", "audioset": "audioset"}
+
+
+def finetune_video_base() -> ml_collections.ConfigDict:
+    """Full finetuning of the CrissCross video backbone (task finetune_video) at full size."""
+    c = ml_collections.ConfigDict()
+    c.task = "finetune_video"
+    c.init_from = ""  # the pretraining workdir; "none": random init
+    c.seed = 0
+    c.total_steps = 1000
+    c.batch_size = 32
+    c.log_every = 50
+    c.checkpoint_every = 1000
+    c.keep_checkpoints = 2
+    c.mesh = [("data", -1), ("fsdp", 1)]
+    c.sharding_rules = [("in", None), ("out", "fsdp")]
+    c.fsdp_min_size = 2**18
+    c.eval_every = 0
+    c.eval_batch_size = 64
+    c.profile_steps = ()
+    c.debug_kill_at_step = 0
+
+    c.data = ml_collections.ConfigDict()
+    c.data.views = 1  # one random clip per video and step
+    c.data.num_workers = 0
+    c.data.num_threads = 2
+    c.data.prefetch = 2
+
+    c.video = ml_collections.ConfigDict()
+    c.video.num_frames = 32
+    c.video.fps = 16.0
+    c.video.crop_size = 224
+    c.video.crop_scale = (0.08, 1.0)
+    # StrongTransforms without blur; the blur kernel would be crop // 20 * 2 + 1 = 23 at 224.
+    c.video.aug = ml_collections.ConfigDict(dict(p_blur=0.0, blur_kernel_size=23, cutout_max_size=20,
+                                                 cutout_multiply_quirk=False))
+    c.audio = ml_collections.ConfigDict(dict(seconds=0.0, sample_rate=16000))  # video only
+
+    c.model = ml_collections.ConfigDict()
+    c.model.video_widths = (64, 128, 256, 512)
+    c.model.video_blocks = (2, 2, 2, 2)
+    c.model.pool = "max"  # AdaptiveMaxPool3d in the finetuning model
+    c.model.dropout = 0.0
+    c.model.dtype = "float32"
+
+    c.optim = ml_collections.ConfigDict()
+    c.optim.name = "sgd"
+    c.optim.momentum = 0.9
+    c.optim.weight_decay = 0.0
+    c.optim.groups = [ml_collections.ConfigDict(dict(name="all", regex=".*", schedule="multistep", lr=1e-4,
+                                                     gamma=0.1, milestones=()))]
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.evaluators = ("top1",)
+    c.eval.splits = ("eval",)
+    c.eval.clips_per_video = 10
+    return c
+
+
+def finetune_video(arg: str | None, dataset: str) -> ml_collections.ConfigDict:
+    """UCF101 / HMDB51 finetuning. `arg`: split=1|2|3, frames=8|32, pretrain=kinetics_sound|
+    kinetics400|audioset (picks the recipe), data=array_record|tfds, path=DIR, epochs=20."""
+    import math
+
+    from avjax.data import sources
+    a = parse_arg(arg, split=1, frames=32, pretrain="kinetics400", data="array_record", path="", epochs=20)
+    if a.split not in (1, 2, 3):
+        raise ValueError(f"split={a.split}: {dataset} has the official splits 1, 2 and 3")
+    if a.frames not in (8, 32):
+        raise ValueError(f"frames={a.frames}: the recipes are for 8 (0.5 s) or 32 (2 s) frames")
+    if a.pretrain not in FINETUNE_PRETRAINING:
+        raise ValueError(f"pretrain={a.pretrain!r}: use one of {sorted(FINETUNE_PRETRAINING)}")
+    recipe = FINETUNE_RECIPES[(dataset, FINETUNE_PRETRAINING[a.pretrain], a.frames)]
+    c = finetune_video_base()
+    num_classes = {"ucf101": 101, "hmdb51": 51}[dataset]
+    sources.configure_stored(c.data, source=a.data, path=a.path, tfds_name=f"avjax_{dataset}",
+                             num_classes=num_classes,
+                             splits={"train": f"train{a.split}", "eval": f"test{a.split}"})
+    c.data.views = 1
+    c.data.num_workers = 8
+    c.data.prefetch = 4
+    c.video.num_frames = a.frames
+    c.batch_size = 64 if a.frames == 8 else 32
+    num_train = FINETUNE_SIZES[dataset][a.split - 1][0]
+    steps_per_epoch = math.ceil(num_train * 10 / c.batch_size)  # an epoch: 10 random clips per video
+    c.total_steps = a.epochs * steps_per_epoch
+    c.checkpoint_every = steps_per_epoch
+    c.eval_every = steps_per_epoch  # every epoch: the reference reports the best epoch (on the test split)
+    c.model.dropout = recipe["dropout"]
+    g = c.optim.groups[0]
+    g.lr, g.gamma = recipe["lr"], recipe["gamma"]
+    g.milestones = tuple(m * steps_per_epoch for m in recipe["milestones"])
+    return c
+
+
+def downstream_audio_base() -> ml_collections.ConfigDict:
+    """Linear classifiers on frozen conv5x features of the CrissCross audio backbone."""
+    c = ml_collections.ConfigDict()
+    c.downstream = "audio_linear"  # run by avjax.downstream (not a training task)
+    c.init_from = ""  # the pretraining workdir
+    c.seed = 0
+    c.mesh = [("data", -1), ("fsdp", 1)]
+    c.eval_batch_size = 64
+
+    c.data = ml_collections.ConfigDict()
+    c.data.num_workers = 0
+    c.data.num_threads = 4
+    c.data.prefetch = 4
+
+    # The log-mel front end (n_fft, hop, n_mels, sample rate) is the pretraining run's; only the clip
+    # length and the training-feature augmentation are set here: StrongAug (volume jitter, masks,
+    # random resize crop) with time warp on, as the reference's ESC-50 / DCASE feature extraction.
+    c.audio = ml_collections.ConfigDict()
+    c.audio.seconds = 2.0
+    c.audio.aug = ml_collections.ConfigDict(dict(timewarp=True, warp_window=20))
+    c.video = ml_collections.ConfigDict(dict(num_frames=1, fps=16.0, crop_size=8, crop_scale=(0.08, 1.0)))  # unused
+
+    c.features = ml_collections.ConfigDict()
+    c.features.pool_window = 3  # MaxPool2d((1, 3), stride (1, 2)) over the conv5x map, along time
+    c.features.pool_stride = 2
+    c.features.norm = "time"  # "time": L2 over the time axis before flattening (the reference's quirk)
+    #                         # "flat": L2 over the flattened vector; "none"
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.folds = ("fold1", "fold2", "fold3", "fold4", "fold5")  # leave-one-fold-out over these parts
+    c.eval.test_split = ""  # set: train on all `folds`, test on this split (one number)
+    c.eval.train_clips_per_video = 100
+    c.eval.test_clips_per_video = 10
+    c.eval.train_augment = True
+
+    c.classifier = ml_collections.ConfigDict()
+    c.classifier.kind = "svm"  # "svm" (LinearSVC) | "linear" (a linear layer fitted with Adam)
+    c.classifier.C = 1e-4
+    c.classifier.C_sweep = ()  # e.g. (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0): every C is reported
+    c.classifier.max_iter = 1000
+    c.classifier.epochs = 200
+    c.classifier.batch_size = 512
+    c.classifier.lr = 7e-3
+    c.classifier.weight_decay = 1e-5
+    c.classifier.dropout = 0.1
+    return c

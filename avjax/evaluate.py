@@ -24,9 +24,12 @@ def extract_features(setup, variables, split: str) -> dict[str, np.ndarray]:
     """Embeddings of every clip of `split` (padding removed), gathered on every process."""
     config = setup.config
     per_process = config.eval_batch_size // jax.process_count()
-    chunks = []
+    chunks, embed = [], None
     for batch in pipeline.eval_batches(config, split, None, per_process, jax.process_index(), jax.process_count()):
-        out = setup.jitted_embed(variables, sharding.host_batch_to_global(batch, setup.mesh))
+        batch = sharding.host_batch_to_global(batch, setup.mesh)
+        if embed is None:
+            embed = sharding.compiled_together(setup.jitted_embed, variables, batch, name=f"embed_{split}")
+        out = embed(variables, batch)
         chunks.append(jax.device_get(multihost_utils.process_allgather(out, tiled=True)))
     feats = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
     keep = feats.pop("mask") > 0
@@ -34,7 +37,9 @@ def extract_features(setup, variables, split: str) -> dict[str, np.ndarray]:
 
 
 def all_features(setup, variables) -> dict[str, dict[str, np.ndarray]]:
-    return {split: extract_features(setup, variables, split) for split in EVAL_SPLITS}
+    """Features of each evaluation split: `config.eval.splits` (default EVAL_SPLITS)."""
+    splits = tuple(setup.config.eval.get("splits", None) or EVAL_SPLITS)
+    return {split: extract_features(setup, variables, split) for split in splits}
 
 
 def evaluate_features(setup, features, names=None) -> dict[str, float]:

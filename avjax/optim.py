@@ -8,8 +8,11 @@ predictors keep a constant learning rate.
 Config (`config.optim`):
     name: "adam_larc" | "adam" | "sgd"
     b1, b2, eps, momentum, weight_decay, trust_coefficient, larc_clip
-    groups: list of dict(name, regex, schedule, lr, final_lr, warmup_steps, warmup_lr)
+    groups: list of dict(name, regex, schedule, lr, final_lr, warmup_steps, warmup_lr
+                         | gamma, milestones)
             matched first-wins against the parameter path "a/b/c"; every parameter must match one.
+    schedules: "constant"; "warmup_cosine" (CosineLRAV2); "multistep" (PyTorch MultiStepLR:
+            lr * gamma^(number of milestones, in steps, reached), the finetuning recipes).
 """
 from __future__ import annotations
 
@@ -43,6 +46,17 @@ def warmup_cosine(lr: float, final_lr: float, warmup_steps: int, total_steps: in
     return schedule
 
 
+def multistep(lr: float, gamma: float, milestones) -> Schedule:
+    """PyTorch MultiStepLR: `lr * gamma ** #{m in milestones : step >= m}` (milestones in steps)."""
+    bounds = jnp.asarray(sorted(int(m) for m in milestones) or [2**31 - 1], jnp.int32)
+
+    def schedule(step):
+        passed = jnp.sum(jnp.asarray(step, jnp.int32) >= bounds)
+        return lr * jnp.asarray(gamma, jnp.float32) ** passed
+
+    return schedule
+
+
 def make_schedule(group: dict, total_steps: int) -> Schedule:
     kind = group.get("schedule", "constant")
     if kind == "constant":
@@ -50,8 +64,10 @@ def make_schedule(group: dict, total_steps: int) -> Schedule:
     if kind == "warmup_cosine":
         return warmup_cosine(group["lr"], group.get("final_lr", 0.0), group.get("warmup_steps", 0),
                              total_steps, group.get("warmup_lr", 0.0))
+    if kind == "multistep":
+        return multistep(group["lr"], group.get("gamma", 0.1), group.get("milestones", ()))
     raise ValueError(f"config.optim.groups[{group.get('name')}].schedule={kind!r}: "
-                     "use 'constant' or 'warmup_cosine'")
+                     "use 'constant', 'warmup_cosine' or 'multistep'")
 
 
 class LarcState(NamedTuple):

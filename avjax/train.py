@@ -91,12 +91,16 @@ class Setup:
                 "opt_state": opt_state}
 
     def init_state(self):
-        """Fresh state, created directly in its sharded layout."""
+        """Fresh state, created directly in its sharded layout. A task that starts from pretrained
+        weights (finetuning) exposes `load_pretrained(state, shardings, *, config) -> state`,
+        which replaces those parameters here (a resumed run restores its own checkpoint instead)."""
         def init(rng):
             example = dummy_batch(self.task.batch_spec(self.config, train=True), 2)
             variables = nn.unbox(self._init_boxed_variables(example, rng))
             return self._state_from_variables(variables)
-        return jax.jit(init, out_shardings=self.state_sharding)(self.init_rng)
+        state = jax.jit(init, out_shardings=self.state_sharding)(self.init_rng)
+        load = getattr(self.task, "load_pretrained", None)
+        return load(state, self.state_sharding, config=self.config) if load else state
 
     def variables(self, state) -> dict:
         return {"params": state["params"], **state["model_state"]}
@@ -209,6 +213,8 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, evaluate_at_end: b
             if profile and step == profile[0]:
                 jax.profiler.start_trace(os.path.join(workdir, "profile"))
             batch = sharding.host_batch_to_global(next(data_iter), mesh)
+            if step == start + 1:
+                step_fn = sharding.compiled_together(step_fn, state, batch, setup.step_rng, name="train_step")
             state, metrics = step_fn(state, batch, setup.step_rng)
             examples += config.batch_size
             if profile and step == profile[-1]:

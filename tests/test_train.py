@@ -19,9 +19,9 @@ def read_losses(workdir):
     return {r["step"]: r["loss"] for r in rows if "loss" in r}
 
 
-@pytest.mark.xfail(strict=True, reason="issue #2 open: after 200 tiny steps CrissCross does not yet beat the "
-                   "random-init encoder at A->V retrieval on the synthetic world (measured 0.01-0.05 R@5 "
-                   "vs 0.025); strict, so this turns red the day it starts passing")
+@pytest.mark.xfail(strict=True, reason="issue #2 open: CrissCross does not yet learn class features on the "
+                   "synthetic world within a CPU budget (tiny, 200-1000 steps: A->V R@5 0.02-0.09 vs chance "
+                   "0.025, video probe at chance); strict, so this turns red the day it starts passing")
 def test_tiny_learns_and_beats_random_init(tmp_path):
     config = tiny_config(log_every=5)
     workdir = str(tmp_path / "run")

@@ -1,12 +1,18 @@
 """The host side of the input pipeline, built from config with Grain.
 
-Training (two views per clip, as CrissCross wants them):
+Training (two views per clip, as CrissCross wants them; `config.data.views = 1`: one view per clip,
+`OneViewSample`, for supervised finetuning):
 
-    MapDataset.source(source) -> seed -> shuffle -> repeat -> [process_index::process_count]
+    MapDataset.source(source) -> seed -> shuffle -> repeat
       -> random_map(relaxed temporal crop -> fetch ONLY the chosen frames / samples
                     -> random resized crop + flip on uint8)
-      -> batch(per-process batch) -> to_iter_dataset(ReadOptions) -> mp_prefetch (if workers > 0)
+      -> batch(per-process batch) -> [process_index::process_count]
+      -> to_iter_dataset(ReadOptions) -> mp_prefetch (if workers > 0)
       -> count bad records (in this process)
+
+Global batch `b` is the stream's elements [b * G, (b + 1) * G) (G the global batch), in order,
+and process `p` of P holds the block p of it: the same examples, the same augmentation (seeded
+by the element's global index) and the same order whatever the process count.
 
 A record that cannot be read (`records.RecordError`: a corrupt shard entry, a broken JPEG) is
 replaced by the next good record of the source, and counted: every example carries how many it
@@ -187,6 +193,37 @@ class TwoViewSample:
                 clip = self.source[(index + 1) % len(self.source)]
 
 
+class OneViewSample(TwoViewSample):
+    """clip -> {video: uint8 [T, S, S, 3], label: int32, bad_records: int32 (+ audio: float32 [N]
+    when the spec has audio, labels when multi_label)}: one random window per clip, for supervised
+    finetuning (`config.data.views = 1`).
+
+    The video window starts uniformly over the clip (a random clip of the video, as the official
+    finetuning loader); the audio window, if any, is centred on it. Crop and flip as in pretraining.
+    Unreadable records are replaced and counted as in `TwoViewSample`.
+    """
+
+    def __init__(self, spec: ClipSpec, source=None, multi_label: bool = False):
+        self.spec, self.scheme, self.source, self.multi_label = spec, None, source, multi_label
+
+    def sample(self, clip, rng: np.random.Generator) -> dict:
+        s = self.spec
+        out = {"label": np.int32(clip.label)}
+        if self.multi_label:
+            out["labels"] = np.asarray(clip.labels, np.float32)
+        start = float(rng.uniform(0.0, max(clip.video_duration - s.video_seconds, 0.0)))
+        frames = _video_or_blank(clip, start, s.num_frames, s.fps, s.crop_size)
+        if frames is None:
+            out["video"] = np.zeros((s.num_frames, s.crop_size, s.crop_size, 3), np.uint8)
+        else:
+            out["video"] = random_crop_flip(frames, rng, s.crop_size, s.crop_scale)
+        if s.num_samples > 0:
+            a_start = min(max(start + s.video_seconds / 2 - s.audio_seconds / 2, 0.0),
+                          max(clip.audio_duration - s.audio_seconds, 0.0))
+            out["audio"] = clip.audio(a_start, s.num_samples)
+        return out
+
+
 class BadRecordCounter:
     """Pops `bad_records` from each batch (in the training process) and keeps the running total."""
 
@@ -275,10 +312,17 @@ def train_dataset(config, process_index: int, process_count: int, batch_size: in
     if len(source) == 0:
         raise ValueError(f"config.data: the training split of {config.data.source!r} is empty")
     ds = grain.MapDataset.source(source).seed(config.seed).shuffle().repeat(None)
-    ds = ds[process_index::process_count]
-    ds = ds.random_map(TwoViewSample(ClipSpec.from_config(config), config.data.temporal_scheme, source,
-                                     bool(config.data.get("multi_label", False))))
-    ds = ds.batch(batch_size, drop_remainder=True)
+    spec, multi_label = ClipSpec.from_config(config), bool(config.data.get("multi_label", False))
+    views = int(config.data.get("views", 2))
+    if views == 1:
+        ds = ds.random_map(OneViewSample(spec, source, multi_label))
+    elif views == 2:
+        ds = ds.random_map(TwoViewSample(spec, config.data.temporal_scheme, source, multi_label))
+    else:
+        raise ValueError(f"config.data.views={views}: use 2 (two views per clip, self-supervised) "
+                         "or 1 (one view, supervised finetuning)")
+    # Per-process batches in turn: process p's batch of global step s is batch s * P + p (lazy).
+    ds = ds.batch(batch_size, drop_remainder=True)[process_index::process_count]
     it = ds.to_iter_dataset(grain.ReadOptions(num_threads=config.data.num_threads,
                                                prefetch_buffer_size=config.data.prefetch))
     if config.data.num_workers > 0:
