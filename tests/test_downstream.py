@@ -1,7 +1,7 @@
 """Downstream evaluations of CrissCross encoders (methods/crisscross.md, section 6).
 
 Finetuning (task finetune_video, UCF101 / HMDB51's protocol) on the synthetic world from a tiny
-pretraining checkpoint made here with two steps of `train.train`; the ESC-50 linear SVM on frozen
+pretraining checkpoint made here with 20 steps of `train.train`; the ESC-50 linear SVM on frozen
 audio features, end to end through `avjax downstream` (avjax.cli), on fold-structured shards converted from
 generated WAV files; the classifiers, the schedule and the configs on their own.
 """
@@ -176,7 +176,7 @@ def test_esc50_linear_svm_per_fold(pretrained, tmp_path):
     assert result["mean"] > 0.8, result  # chance: 1/3
     # 4 training clips of 24 recordings (the other folds); 64 channels x 2 bands x 3 time steps.
     assert result["num_train_features"]["fold1"] == 4 * 6 and result["feature_dim"] == 64 * 2 * 3
-    assert result["C"] == 1e-4 and result["step"] == 2
+    assert result["C"] == 1e-4 and result["step"] == 20
     # A user error is one line and exit code 2.
     assert cli.main(["downstream", "--config", f"configs/downstream/esc50.py:path={shards}", "--workdir", workdir,
                             f"--config.init_from={tmp_path / 'nope'}"]) == 2
