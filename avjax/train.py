@@ -231,6 +231,8 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, evaluate_at_end: b
                         "learning rate or check the input data.")
                 elapsed = time.time() - t0
                 last["examples_per_s"] = examples / max(elapsed, 1e-9)
+                # Unreadable records replaced so far by this process's pipeline (skipped, not lost silently).
+                last["bad_records"] = pipeline.BAD_RECORDS["total"]
                 t0, examples = time.time(), 0
                 writer.write(step, last)
                 bar.set_postfix(loss=f"{last['loss']:.4f}", ex_s=f"{last['examples_per_s']:.1f}")

@@ -85,6 +85,9 @@ def test_resume_after_sigkill_gives_identical_losses(tmp_path):
     a, b = read_losses(straight), read_losses(killed)
     assert sorted(a) == sorted(b) == list(range(1, 21))
     assert [a[s] for s in sorted(a)] == [b[s] for s in sorted(b)]
+    with open(os.path.join(straight, "metrics.jsonl")) as f:  # clean data: no record replaced in this run
+        bad = [json.loads(line)["bad_records"] for line in f if '"loss"' in line]  # a per-process running total
+    assert len(bad) == 20 and max(bad) == min(bad), bad
     # And the loss falls over these 20 steps.
     assert np.mean([a[s] for s in range(16, 21)]) < np.mean([a[s] for s in range(1, 6)]) - 0.02
 
