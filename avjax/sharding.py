@@ -154,9 +154,9 @@ def slurm_first_host(nodelist: str) -> str:
     return prefix + re.split(r"[-,]", ranges)[0] + suffix
 
 
-def _slurm_coordinator() -> str | None:
+def slurm_coordinator() -> str | None:
     """The job's first node; the port is AVJAX_COORDINATOR_PORT, else derived from SLURM_JOB_ID
-    (the same on every task of the job)."""
+    (the same on every task of the job). launch/slurm.sh asks this function too."""
     nodelist = os.environ.get("SLURM_JOB_NODELIST") or os.environ.get("SLURM_NODELIST")
     if not nodelist:
         return None
@@ -233,7 +233,7 @@ def initialize_distributed(coordinator: str | None = None, num_processes: int | 
     if slurm_tasks and slurm_tasks > 1:
         num_processes = num_processes if num_processes is not None else slurm_tasks
         process_id = process_id if process_id is not None else _int_or_none(env.get("SLURM_PROCID"), "SLURM_PROCID")
-        coordinator = coordinator or _slurm_coordinator()
+        coordinator = coordinator or slurm_coordinator()
     if coordinator and ":" not in coordinator:
         coordinator = f"{coordinator}:{env.get('AVJAX_COORDINATOR_PORT', '61440')}"
     if coordinator and not re.fullmatch(r"\S+:\d+", coordinator):

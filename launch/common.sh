@@ -39,8 +39,9 @@ die() {
   exit 2
 }
 
-# The avjax command line after `--` must start with a subcommand (train or eval).
+# The avjax command line after `--` must start with a subcommand that joins several hosts.
 check_avjax_args() {
   [[ $# -gt 0 ]] || die "give the avjax command after --, e.g. -- train --config configs/crisscross/synthetic.py:variant=tiny --workdir runs/x"
-  [[ "$1" == train || "$1" == eval ]] || die "the avjax command after -- must be train or eval, not '$1'"
+  [[ "$1" == train || "$1" == eval || "$1" == downstream ]] ||
+    die "the avjax command after -- must be train, eval or downstream, not '$1'"
 }

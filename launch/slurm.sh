@@ -56,30 +56,15 @@ check_avjax_args "$@"
 REPO=$(cd "$HERE/.." && pwd)
 [[ "$LOGS" == /* ]] || LOGS="$PWD/$LOGS"
 
-# The first host of a SLURM node list ("gpu[003-010,012],login1" -> gpu003).
-first_host() {
-  if command -v scontrol >/dev/null; then
-    scontrol show hostnames "$1" | head -n 1
-  else
-    local first=${1%%,*} prefix inside
-    if [[ "$first" == *"["* ]]; then
-      prefix=${first%%\[*}
-      inside=${1#*\[}
-      inside=${inside%%\]*}
-      echo "$prefix${inside%%[-,]*}"
-    else
-      echo "$first"
-    fi
-  fi
-}
-
 if [[ -n "${SLURM_JOB_ID:-}" ]]; then
   # Inside an allocation: one task per node, all of them one jax.distributed job.
   nodelist=${SLURM_JOB_NODELIST:-${SLURM_NODELIST:-}}
   [[ -n "$nodelist" ]] || die "SLURM_JOB_ID is set but SLURM_JOB_NODELIST is not"
   nnodes=${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-$NODES}}
-  port=${PORT:-$((61440 + SLURM_JOB_ID % 4096))}
-  coordinator="$(first_host "$nodelist"):$port"
+  # avjax's own rule (first node of the list; port --port, else 61440 + job id % 4096), so the
+  # launcher and a task started without --coordinator agree.
+  coordinator=$(AVJAX_COORDINATOR_PORT="$PORT" "$PYTHON" -c \
+    'from avjax.sharding import slurm_coordinator; print(slurm_coordinator())')
   echo "slurm: job $SLURM_JOB_ID, $nnodes nodes ($nodelist), coordinator $coordinator"
   run srun --nodes="$nnodes" --ntasks="$nnodes" --ntasks-per-node=1 --kill-on-bad-exit=1 \
     --chdir="$REPO" "$PYTHON" -m avjax.cli "$@" \

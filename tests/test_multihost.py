@@ -112,7 +112,7 @@ def test_slurm_dry_run_submits_a_batch_script():
 
 def test_slurm_dry_run_inside_an_allocation_runs_srun_with_the_coordinator():
     env = dict(os.environ, SLURM_JOB_ID="12345", SLURM_JOB_NODELIST="gpu[003-004,009],login1",
-               SLURM_JOB_NUM_NODES="3")
+               SLURM_JOB_NUM_NODES="3", PYTHON=sys.executable, PYTHONPATH=REPO)  # asks avjax for the coordinator
     proc = launch("slurm.sh", "--port", "23456", "--", *TRAIN, env=env)
     assert proc.returncode == 0, proc.stderr
     (cmd,) = commands(proc.stdout)
