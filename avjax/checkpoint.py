@@ -99,13 +99,15 @@ def abstract_with_shardings(abstract_tree: Any, shardings: Any) -> Any:
 def latest_in_workdir(workdir: str, field: str = "config.init_from") -> tuple[str, int]:
     """(checkpoint directory, latest step) of a training workdir; FileNotFoundError naming `field`."""
     directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-    steps = [int(d) for d in os.listdir(directory) if d.isdigit()] if os.path.isdir(directory) else []
-    steps = [s for s in steps if os.path.exists(os.path.join(directory, str(s), "state"))]
-    if not steps:
+    step = None
+    if os.path.isdir(directory):  # (the manager would create a missing directory)
+        with Checkpointer(directory) as ckpt:
+            step = ckpt.latest_step()  # finalised checkpoints only, as a resumed run sees them
+    if step is None:
         raise FileNotFoundError(f"{field}={workdir!r}: no checkpoint in {directory} (give the --workdir "
                                 "of a finished pretraining run, e.g. `avjax train --config "
                                 "configs/crisscross/kinetics400.py --workdir DIR`)")
-    return directory, max(steps)
+    return directory, step
 
 
 def saved_config(workdir: str, field: str = "config.init_from") -> tuple[dict, int]:

@@ -34,12 +34,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from jax.experimental import multihost_utils
 
 from avjax import audio as audio_lib
 from avjax import checkpoint as ckpt_lib
-from avjax import sharding
-from avjax.data import pipeline
+from avjax import evaluate, sharding
 from avjax.evaluators import classification
 from avjax.models import max_pool
 from avjax.models.resnet import ResNet18Audio
@@ -131,19 +129,12 @@ def extract(encoder: AudioEncoder, config, mesh, split: str, clips_per_video: in
     cfg.eval.clips_per_video = int(clips_per_video)
     cfg.audio.sample_rate = encoder.sample_rate
     fn = fn or _feature_fn(encoder, config, mesh, augment)
-    per_process = config.eval_batch_size // jax.process_count()
     key = jax.random.fold_in(jax.random.key(config.seed), zlib.crc32(f"{split}:{augment}".encode()))
-    chunks = []
-    for i, batch in enumerate(pipeline.eval_batches(cfg, split, None, per_process, jax.process_index(),
-                                                    jax.process_count())):
-        batch = {k: batch[k] for k in ("audio", "label", "index", "mask")}
-        out = fn(encoder.variables, sharding.host_batch_to_global(batch, mesh), jax.random.fold_in(key, i))
-        chunks.append(jax.device_get(multihost_utils.process_allgather(out, tiled=True)))
-    if not chunks:
-        raise ValueError(f"split {split!r} of config.data.path={config.data.get('path', '')!r} is empty")
-    out = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
-    keep = out.pop("mask") > 0
-    return {k: v[keep] for k, v in out.items()}
+
+    def features(batch, i):
+        return fn(encoder.variables, batch, jax.random.fold_in(key, i))
+
+    return evaluate.gather_eval_batches(cfg, split, mesh, features, keys=("audio", "label", "index", "mask"))
 
 
 def extract_all(config, encoder: AudioEncoder | None = None, mesh=None) -> dict[str, dict[str, dict]]:

@@ -20,20 +20,35 @@ from avjax.data import pipeline
 EVAL_SPLITS = ("probe", "eval")
 
 
-def extract_features(setup, variables, split: str) -> dict[str, np.ndarray]:
-    """Embeddings of every clip of `split` (padding removed), gathered on every process."""
-    config = setup.config
+def gather_eval_batches(config, split: str, mesh, fn, keys=None) -> dict[str, np.ndarray]:
+    """`fn(global_batch, i) -> {..., "mask"}` over the eval batches of `split` (config.eval's
+    clips per video), gathered on every process, padding removed. `keys`: only these fields of
+    each host batch go to the devices (default: all)."""
     per_process = config.eval_batch_size // jax.process_count()
-    chunks, embed = [], None
-    for batch in pipeline.eval_batches(config, split, None, per_process, jax.process_index(), jax.process_count()):
-        batch = sharding.host_batch_to_global(batch, setup.mesh)
-        if embed is None:
-            embed = sharding.compiled_together(setup.jitted_embed, variables, batch, name=f"embed_{split}")
-        out = embed(variables, batch)
+    chunks = []
+    for i, batch in enumerate(pipeline.eval_batches(config, split, None, per_process, jax.process_index(),
+                                                    jax.process_count())):
+        if keys is not None:
+            batch = {k: batch[k] for k in keys}
+        out = fn(sharding.host_batch_to_global(batch, mesh), i)
         chunks.append(jax.device_get(multihost_utils.process_allgather(out, tiled=True)))
+    if not chunks:
+        raise ValueError(f"split {split!r} of config.data.path={config.data.get('path', '')!r} is empty")
     feats = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
     keep = feats.pop("mask") > 0
     return {k: v[keep] for k, v in feats.items()}
+
+
+def extract_features(setup, variables, split: str) -> dict[str, np.ndarray]:
+    """Embeddings of every clip of `split` (padding removed), gathered on every process."""
+    compiled = {}
+
+    def embed(batch, i):
+        if not compiled:  # every process compiles, then they meet (sharding.compiled_together)
+            compiled["fn"] = sharding.compiled_together(setup.jitted_embed, variables, batch, name=f"embed_{split}")
+        return compiled["fn"](variables, batch)
+
+    return gather_eval_batches(setup.config, split, setup.mesh, embed)
 
 
 def all_features(setup, variables) -> dict[str, dict[str, np.ndarray]]:
