@@ -15,7 +15,7 @@ $(VENV)/.installed-cpu: setup.py | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.installed-test: setup.py | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[cpu,test]"
+	$(PY) -m pip install --quiet -e ".[cpu,test,torch]"
 	touch $@ $(VENV)/.installed-cpu
 
 demo: $(VENV)/.installed-cpu

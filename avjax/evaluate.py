@@ -74,8 +74,13 @@ def run_evaluators(setup, variables, names=None) -> dict[str, float]:
     return evaluate_features(setup, all_features(setup, variables), names)
 
 
-def evaluate_workdir(workdir: str, overrides: list[str] | None = None) -> dict[str, float]:
-    """Restore the latest checkpoint of `workdir` (and its config) and evaluate it."""
+def evaluate_workdir(workdir: str, overrides: list[str] | None = None, random_init: bool = False) -> dict[str, float]:
+    """Restore the latest checkpoint of `workdir` (and its config) and evaluate it -> WORKDIR/eval.json.
+
+    `random_init`: evaluate a fresh initialisation with the run's config instead (the baseline a
+    trained model should beat) -> WORKDIR/eval_random_init.json. A task that has
+    `save_outputs(config, features, out_dir)` (localization: heatmap overlays) writes them into
+    the workdir (random_init: WORKDIR/random_init/)."""
     from avjax import configs, train
     directory = os.path.join(workdir, "checkpoints")
     with ckpt_lib.Checkpointer(directory) as ckpt:
@@ -86,9 +91,14 @@ def evaluate_workdir(workdir: str, overrides: list[str] | None = None) -> dict[s
         configs.apply_overrides(config, overrides or [])
         mesh = sharding.make_mesh(config.mesh)
         setup = train.Setup(config, mesh)
-        state = ckpt.restore(setup.abstract_state, step)
-    metrics = {"step": step, **run_evaluators(setup, setup.variables(state))}
+        state = setup.init_state() if random_init else ckpt.restore(setup.abstract_state, step)
+    features = all_features(setup, setup.variables(state))
+    metrics = {"step": 0 if random_init else step, **evaluate_features(setup, features)}
     if jax.process_index() == 0:
-        with open(os.path.join(workdir, "eval.json"), "w") as f:
+        out_dir = os.path.join(workdir, "random_init") if random_init else workdir
+        save = getattr(setup.task, "save_outputs", None)
+        if save is not None:
+            save(config, features, out_dir)
+        with open(os.path.join(workdir, "eval_random_init.json" if random_init else "eval.json"), "w") as f:
             json.dump(metrics, f, indent=2)
     return metrics

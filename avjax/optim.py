@@ -6,10 +6,10 @@ predictor. The backbone groups warm up linearly and then follow a cosine to a fl
 predictors keep a constant learning rate.
 
 Config (`config.optim`):
-    name: "adam_larc" | "adam" | "sgd"
+    name: "adam_larc" | "adam" | "adamw" | "sgd"
     b1, b2, eps, momentum, weight_decay, trust_coefficient, larc_clip
     groups: list of dict(name, regex, schedule, lr, final_lr, warmup_steps, warmup_lr
-                         | gamma, milestones)
+                         | gamma, milestones; optional weight_decay overriding the global one)
             matched first-wins against the parameter path "a/b/c"; every parameter must match one.
     schedules: "constant"; "warmup_cosine" (CosineLRAV2); "multistep" (PyTorch MultiStepLR:
             lr * gamma^(number of milestones, in steps, reached), the finetuning recipes).
@@ -121,11 +121,23 @@ def _group_optimizer(optim_cfg, schedule: Schedule) -> optax.GradientTransformat
         return optax.chain(optax.add_decayed_weights(optim_cfg.weight_decay),
                            optax.scale_by_adam(optim_cfg.b1, optim_cfg.b2, optim_cfg.eps),
                            optax.scale_by_learning_rate(schedule))
+    if name == "adamw":  # PyTorch AdamW: decoupled weight decay, lr * wd * w (SSPL / SACL)
+        return optax.chain(optax.scale_by_adam(optim_cfg.b1, optim_cfg.b2, optim_cfg.eps),
+                           optax.add_decayed_weights(optim_cfg.weight_decay),
+                           optax.scale_by_learning_rate(schedule))
     if name == "sgd":
         return optax.chain(optax.add_decayed_weights(optim_cfg.weight_decay),
                            optax.trace(decay=optim_cfg.momentum),
                            optax.scale_by_learning_rate(schedule))
-    raise ValueError(f"config.optim.name={name!r}: use 'adam_larc', 'adam' or 'sgd'")
+    raise ValueError(f"config.optim.name={name!r}: use 'adam_larc', 'adam', 'adamw' or 'sgd'")
+
+
+def _with_weight_decay(optim_cfg, group: dict):
+    if "weight_decay" not in group:
+        return optim_cfg
+    out = optim_cfg.copy_and_resolve_references()
+    out.weight_decay = group["weight_decay"]
+    return out
 
 
 def group_labels(params, groups) -> Any:
@@ -148,7 +160,9 @@ def make_optimizer(optim_cfg, total_steps: int, params) -> tuple[optax.GradientT
     """The optax transformation and the {group name: schedule} dict (schedules are logged)."""
     groups = [dict(g) for g in optim_cfg.groups]
     schedules = {g["name"]: make_schedule(g, total_steps) for g in groups}
-    transforms = {name: _group_optimizer(optim_cfg, s) for name, s in schedules.items()}
+    # A group may set its own weight_decay (SSPL: the PCM's rates have none).
+    transforms = {g["name"]: _group_optimizer(_with_weight_decay(optim_cfg, g), schedules[g["name"]])
+                  for g in groups}
     labels = group_labels(params, groups)
     return optax.multi_transform(transforms, labels), schedules
 

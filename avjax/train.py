@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import logging
 import math
 import os
 import signal
+import sys
 import time
 
 import flax.linen as nn
@@ -23,7 +25,7 @@ import optax
 from tqdm import tqdm
 
 from avjax import checkpoint as ckpt_lib
-from avjax import optim, sharding
+from avjax import configs, optim, sharding
 from avjax.data import pipeline
 
 
@@ -39,6 +41,36 @@ def enable_compilation_cache(path: str | None = None) -> None:
         return
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+DETERMINISTIC_OPS_FLAG = "--xla_gpu_deterministic_ops=true"
+
+
+def with_deterministic_ops(xla_flags: str) -> str:
+    """XLA_FLAGS with deterministic GPU ops on (any earlier setting of that flag replaced)."""
+    kept = [f for f in xla_flags.split() if not f.startswith("--xla_gpu_deterministic_ops")]
+    return " ".join(kept + [DETERMINISTIC_OPS_FLAG])
+
+
+def enable_deterministic_ops(config, environ=None) -> bool:
+    """`config.deterministic`: add DETERMINISTIC_OPS_FLAG to XLA_FLAGS (deterministic GPU kernels:
+    no atomics in reductions and scatters; reproducible, slower). XLA reads XLA_FLAGS once, when
+    the backend starts, so this runs before the first device use (`train` calls it first)."""
+    if not config.get("deterministic", False):
+        return False
+    environ = os.environ if environ is None else environ
+    before = environ.get("XLA_FLAGS", "")
+    environ["XLA_FLAGS"] = with_deterministic_ops(before)
+    from jax._src import xla_bridge
+    if DETERMINISTIC_OPS_FLAG not in before.split() and xla_bridge.backends_are_initialized():
+        if jax.default_backend() == "gpu":
+            raise ValueError("config.deterministic=True: JAX's GPU backend had already started, so XLA "
+                             f"will not read it; set XLA_FLAGS={DETERMINISTIC_OPS_FLAG} before the first "
+                             "JAX call (or use `avjax train` / launch/gpu.sh --deterministic)")
+        logging.warning("config.deterministic: the %s backend had already started; the flag only "
+                        "matters on GPUs", jax.default_backend())
+    print(f"config.deterministic: XLA_FLAGS={environ['XLA_FLAGS']}", file=sys.stderr, flush=True)
+    return True
 
 
 def get_task(config):
@@ -63,6 +95,10 @@ class Setup:
         self.config, self.mesh = config, mesh
         self.task = get_task(config)
         self.model = self.task.build_model(config)
+        dtype = configs.compute_dtype(config)  # validates the field
+        if jnp.dtype(getattr(self.model, "dtype", None) or jnp.float32) != dtype:  # a task that ignores it
+            raise ValueError(f"config.compute_dtype={dtype.name!r}: the {config.task} task's model does not "
+                             "compute in it (its build_model does not pass config.compute_dtype on)")
         self.batch_size = sharding.per_process_batch_size(config.batch_size, mesh)
         rng = jax.random.key(config.seed)
         self.init_rng, self.step_rng = jax.random.split(rng)
@@ -185,6 +221,7 @@ def _to_float(tree) -> dict:
 
 def train(config: ml_collections.ConfigDict, workdir: str, *, evaluate_at_end: bool = True) -> dict:
     """Train (or resume) in `workdir`; returns the final metrics (and evaluation results)."""
+    enable_deterministic_ops(config)  # before the backend starts (make_mesh is the first device use)
     os.makedirs(workdir, exist_ok=True)
     mesh = sharding.make_mesh(config.mesh)
     setup = Setup(config, mesh)

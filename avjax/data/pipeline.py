@@ -308,6 +308,9 @@ class EvalSample:
 
 def train_dataset(config, process_index: int, process_count: int, batch_size: int) -> grain.IterDataset:
     """The infinite training stream of this process; `batch_size` is the per-process batch."""
+    if config.data.get("kind", "clips") == "frame_audio":  # one frame + audio per clip (SSPL / SACL)
+        from avjax.data import localization_train
+        return localization_train.train_dataset(config, process_index, process_count, batch_size)
     source = sources.get_source(config.data, "train")
     if len(source) == 0:
         raise ValueError(f"config.data: the training split of {config.data.source!r} is empty")
@@ -346,6 +349,11 @@ def eval_batches(config, split: str, num_clips: int | None, batch_size: int,
 
     Every process yields the same number of batches (ceil(n * K / process_count / batch_size)).
     """
+    if config.data.get("kind", "clips") == "frame_audio":  # one frame + audio per clip (SSPL / SACL)
+        from avjax.data import localization_train
+        yield from localization_train.eval_batches(config, split, num_clips, batch_size, process_index,
+                                                   process_count)
+        return
     source = sources.get_source(config.data, split)
     n = len(source) if num_clips is None else min(num_clips, len(source))
     k = int(config.get("eval", {}).get("clips_per_video", 1) or 1)

@@ -6,26 +6,28 @@ sound (16 kHz). The object bounces while its note sounds and rests between notes
 streams share one event timeline; the per-clip generator is `np.random.default_rng([seed,
 split_id, index])`, and every frame and sample is a pure function of (clip, time).
 
-Classes (10 = 5 shapes x 2 colours; label = 5 * colour + shape). The shape sets the timbre and
-its modulation, the colour sets the pitch register (red: around F3 = 175 Hz, blue: around C5 =
-523 Hz):
+Classes (10): each has its own colour, which the sound mirrors in its pitch register (red lowest,
+around A2 = 110 Hz, each next colour 5 semitones higher, pink around F#6 = 1480 Hz), and a shape
+(the colour index mod 5), which sets the timbre and its modulation. Colour and register are what
+a cross-modal model picks up first (they are the most salient shared factor), so here they tell
+the class; shape and timbre confirm it:
 
-| label | class               | sound                                                        |
-|-------|---------------------|--------------------------------------------------------------|
-| 0 / 5 | red / blue circle   | flute: sine + weak 2nd, 3rd harmonics; vibrato 5 Hz, 0.35 st |
-| 1 / 6 | red / blue square   | clarinet: odd harmonics 1/h (h <= 7); steady                 |
-| 2 / 7 | red / blue triangle | soft: odd harmonics 1/h^2; tremolo (AM) 7 Hz, depth 0.6      |
-| 3 / 8 | red / blue diamond  | bell: inharmonic partials 1, 2.76, 5.4; struck, decay 0.25 s |
-| 4 / 9 | red / blue cross    | buzzy: sawtooth (harmonics 1/h, h <= 6); growl (AM) 13 Hz    |
+| label | class                      | sound                                                        |
+|-------|----------------------------|--------------------------------------------------------------|
+| 0 / 5 | red circle / teal circle   | flute: sine + weak 2nd, 3rd harmonics; vibrato 5 Hz, 0.35 st |
+| 1 / 6 | orange / azure square      | clarinet: odd harmonics 1/h (h <= 7); steady                 |
+| 2 / 7 | yellow / indigo triangle   | soft: odd harmonics 1/h^2; tremolo (AM) 7 Hz, depth 0.6      |
+| 3 / 8 | lime / violet diamond      | bell: inharmonic partials 1, 2.76, 5.4; struck, decay 0.25 s |
+| 4 / 9 | green / pink cross         | buzzy: sawtooth (harmonics 1/h, h <= 6); growl (AM) 13 Hz    |
 
 Per instance, shared across the two modalities (so instance-level audio <-> video retrieval is
 learnable, not just the class):
 - rhythm: a tempo (0.2 to 1.3 s between onsets), a cycle of 1-3 inter-onset ratios and a duty
   cycle (notes of 0.1 s or more); every note is one bounce (same onset and offset in both streams);
-- melody <-> jump height: each note is a scale step (0, 2, 4, 5 or 7 semitones), and the jump is
+- melody <-> jump height: each note is a scale step (0, 2 or 4 semitones), and the jump is
   higher for a higher note;
 - size <-> loudness: radius 0.11..0.18 of the frame maps to -20..-4 dB;
-- shade <-> pitch: a pitch offset of -3..+3 semitones maps to a dark..light shade of the colour;
+- shade <-> pitch: a pitch offset of -1.5..+1.5 semitones maps to a dark..light shade of the colour;
 - position: independent of the sound.
 Nuisances: a background gradient between two colours of a palette that holds both object colours
 (desaturated), plane-wave and blotch textures, grain, per-frame pixel noise; distractors of other
@@ -49,22 +51,29 @@ import math
 import numpy as np
 
 SHAPES = ("circle", "square", "triangle", "diamond", "cross")
-COLOURS = ("red", "blue")
-NUM_CLASSES = len(SHAPES) * len(COLOURS)
-CLASS_NAMES: tuple[str, ...] = tuple(f"{c} {s}" for c in COLOURS for s in SHAPES)
+COLOURS = ("red", "orange", "yellow", "lime", "green", "teal", "azure", "indigo", "violet", "pink")
+NUM_CLASSES = len(COLOURS)  # label = colour index; shape = SHAPES[label % 5]
+CLASS_NAMES: tuple[str, ...] = tuple(f"{c} {SHAPES[k % len(SHAPES)]}" for k, c in enumerate(COLOURS))
 SPLITS = ("train", "eval", "test")
 
-# Object colours: (darkest, lightest) shade, RGB 0..255; the shade follows the pitch offset.
-_OBJECT_RGB = np.array([[[150, 20, 25], [255, 125, 120]],      # red
-                        [[20, 40, 150], [120, 155, 255]]],     # blue
-                       np.float32)
-# Background palette: holds both object colours, so a frame's mean colour does not give the class.
+
+def _hsv_rgb(hue_deg: float, sat: float, val: float) -> list[float]:
+    """HSV -> RGB 0..255."""
+    k = (np.array([5.0, 3.0, 1.0]) + hue_deg / 60.0) % 6
+    return list(255.0 * val * (1 - sat * np.clip(np.minimum(k, 4 - k), 0, 1)))
+
+
+# Object colours: (darkest, lightest) shade per class, hues 36 degrees apart; the shade follows
+# the pitch offset.
+_OBJECT_RGB = np.array([[_hsv_rgb(36.0 * k, 0.95, 0.6), _hsv_rgb(36.0 * k, 0.6, 1.0)]
+                        for k in range(len(COLOURS))], np.float32)
+# Background palette: desaturated hues around the wheel, so a frame's mean colour does not give the class.
 _PALETTE = np.array([[220, 40, 40], [40, 70, 220], [40, 170, 60], [230, 210, 50], [240, 140, 30],
                      [140, 60, 190], [50, 200, 210], [230, 90, 170], [130, 85, 40], [128, 128, 128],
                      [235, 235, 235], [40, 40, 45]], np.float32)
-_REGISTER_HZ = (174.61, 523.25)            # F3 (red), C5 (blue)
-_SCALE = np.array([0, 2, 4, 5, 7])         # melody steps, semitones
-_PITCH_SPAN = 3.0                          # per-instance pitch offset: -3..+3 semitones
+_REGISTER_HZ = 110.0 * 2.0 ** (5 * np.arange(len(COLOURS)) / 12)  # A2 (red) .. F#6 (pink)
+_SCALE = np.array([0, 2, 4])               # melody steps, semitones: a register spans 7 with the offset
+_PITCH_SPAN = 1.5                          # per-instance pitch offset: -1.5..+1.5 semitones
 _RADIUS = (0.11, 0.18)                     # sounding object's radius, fraction of the frame
 _DISTRACTOR_RADIUS = (0.09, 0.16)          # big enough that shapes read at 32-40 px crops
 _GAIN_DB = (-20.0, -4.0)                   # loudness for the smallest .. largest object
@@ -164,8 +173,8 @@ class _Object:
 
     def __post_init__(self):
         self.shape = SHAPES[self.label % len(SHAPES)]
-        self.colour = COLOURS[self.label // len(SHAPES)]
-        dark, light = _OBJECT_RGB[self.label // len(SHAPES)]
+        self.colour = COLOURS[self.label]
+        dark, light = _OBJECT_RGB[self.label]
         self.rgb = dark + np.float32(self.shade) * (light - dark)  # float32 [3]
 
 
@@ -189,7 +198,7 @@ class _Clip:
     noise_seed: int
 
     def __post_init__(self):
-        base = _REGISTER_HZ[self.source.label // len(SHAPES)]
+        base = float(_REGISTER_HZ[self.source.label])
         self.freqs = base * 2.0 ** ((self.pitch_offset + self.steps) / 12.0)         # Hz [E]
         self.jumps = _JUMP[0] + (_JUMP[1] - _JUMP[0]) * self.steps / _SCALE[-1]     # [E]
 

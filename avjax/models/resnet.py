@@ -1,9 +1,11 @@
-"""ResNet-18 on log-mel spectrograms (CrissCross audio backbone).
+"""ResNet-18: on log-mel spectrograms (CrissCross audio backbone) and on images (SACL, torchvision).
 
-Official: `crisscross/train/models/backbones/audio.py`: torchvision `BasicBlock`s with one input
-channel; stem Conv2d(1->64, 7x7, s2, p3, no bias) -> BN -> ReLU -> MaxPool(3, s2, p1); layers of
-2 blocks at 64/128/256/512 channels with strides 1,2,2,2; projection shortcut conv1x1(stride)+BN;
-convs kaiming_normal (fan_out, ReLU gain), BN scale 1 / bias 0, no zero-init of the last BN.
+ResNet18Image (below) is torchvision's image network; its docstring has the details.
+ResNet18Audio, official: `crisscross/train/models/backbones/audio.py`: torchvision `BasicBlock`s
+with one input channel; stem Conv2d(1->64, 7x7, s2, p3, no bias) -> BN -> ReLU -> MaxPool(3, s2,
+p1); layers of 2 blocks at 64/128/256/512 channels with strides 1,2,2,2; projection shortcut
+conv1x1(stride)+BN; convs kaiming_normal (fan_out, ReLU gain), BN scale 1 / bias 0, no zero-init
+of the last BN.
 
     spec: [B, F, T] or [B, F, T, 1] float (normalised log-mel; F is the image height, T the width)
       -> pool "avg" | "max": [B, 512] float32; pool=None: the conv5x map [B, F', T', 512]
@@ -87,3 +89,38 @@ class ResNet18Audio(nn.Module):
                 stride = 2 if stage > 0 and j == 0 else 1
                 x = BasicBlock(width, stride, self.dtype, name=f"block{stage + 1}_{j}")(x, train)
         return global_pool(x, pool, axes=(1, 2))
+
+
+class ResNet18Image(nn.Module):
+    """torchvision ResNet-18 for RGB images up to layer4 (no avgpool / fc): the SACL visual encoder.
+
+    Official: `zjsong/SACL` builds torchvision's ResNet-18 with `layer4` at stride 1 (ImageNet
+    weights `resnet18-5c106cde.pth`) and stops after layer4, so 224x224 gives a 14x14 map;
+    `layer4_stride=2` is torchvision's own network (7x7). The stride does not change the parameters.
+    11,176,512 parameters (torchvision's 11,689,512 less the 513,000 of fc) + 9,600 BN statistics.
+
+    __call__(image [B, H, W, 3] float (ImageNet mean/std normalised), train)
+      -> [B, H/32, W/32, 512] (layer4_stride=2) or [B, H/16, W/16, 512] (layer4_stride=1), in `dtype`.
+
+    Names follow torchvision's state dict: conv1, bn1, layer{k}.{j}.<name> -> layer{k}_{j}/<name>
+    (conv1, bn1, conv2, bn2; downsample.0 -> downsample_conv, downsample.1 -> downsample_bn).
+    """
+    layer4_stride: int = 2
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        if x.ndim != 4 or x.shape[-1] != 3:
+            raise ValueError(f"ResNet18Image expects images [B, H, W, 3], got shape {x.shape}.")
+        if self.layer4_stride not in (1, 2):
+            raise ValueError(f"ResNet18Image.layer4_stride={self.layer4_stride}: expected 1 (SACL) "
+                             f"or 2 (torchvision).")
+        x = x.astype(self.dtype)
+        x = _conv(64, 7, 2, 3, self.dtype, "conv1")(x)
+        x = nn.relu(batch_norm(train, self.dtype, "bn1")(x))
+        x = max_pool(x, (3, 3), (2, 2), ((1, 1), (1, 1)))
+        for stage, width in enumerate((64, 128, 256, 512), start=1):
+            for j in range(2):
+                stride = 1 if j > 0 or stage == 1 else (self.layer4_stride if stage == 4 else 2)
+                x = BasicBlock(width, stride, self.dtype, name=f"layer{stage}_{j}")(x, train)
+        return x

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from avjax import audio as audio_lib
+from avjax import configs
 from avjax import video as video_lib
 from avjax.evaluators import knn, linear_probe, retrieval
 from avjax.models.heads import Predictor, Projector
@@ -87,7 +88,7 @@ def build_model(config) -> CrissCross:
         video_widths=tuple(m.video_widths), video_blocks=tuple(m.video_blocks),
         audio_widths=tuple(m.audio_widths), audio_blocks=tuple(m.audio_blocks),
         proj_hidden=m.proj_hidden, proj_dim=m.proj_dim, proj_layers=m.proj_layers,
-        pred_hidden=m.pred_hidden, pre_norm=m.pre_norm, dtype=jnp.dtype(m.dtype))
+        pred_hidden=m.pred_hidden, pre_norm=m.pre_norm, dtype=configs.compute_dtype(config))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import numpy as np
 import optax
 
 from avjax import checkpoint as ckpt_lib
+from avjax import configs
 from avjax import video as video_lib
 from avjax.evaluators import classification
 from avjax.models.r2plus1d import R2Plus1D
@@ -60,7 +61,7 @@ def build_model(config) -> VideoClassifier:
     m = config.model
     return VideoClassifier(num_classes=config.data.num_classes, widths=tuple(m.video_widths),
                            blocks=tuple(m.video_blocks), pool=m.pool, dropout=m.dropout,
-                           dtype=jnp.dtype(m.dtype))
+                           dtype=configs.compute_dtype(config))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def get_config(arg=None):
     c.video.crop_scale = pre.video.crop_scale
     c.video.aug.cutout_max_size = pre.video.aug.cutout_max_size
     c.video.aug.blur_kernel_size = 11
-    # Colour is half of the label here (red / blue): no hue jitter, no greyscale.
+    # Colour tells the class here (one hue per class): no hue jitter, no greyscale.
     c.video.aug.hue = 0.0
     c.video.aug.p_gray = 0.0
     c.model.video_widths = pre.model.video_widths
