@@ -143,6 +143,10 @@ class Setup:
 
     # -- the step ------------------------------------------------------------------------------
     def train_step(self, state, batch, rng):
+        with jax.sharding.use_abstract_mesh(self.mesh.abstract_mesh):  # for models.constrain_batch
+            return self._train_step(state, batch, rng)
+
+    def _train_step(self, state, batch, rng):
         rng = jax.random.fold_in(rng, state["step"])
         prep_rng, loss_rng = jax.random.split(rng)
         batch = self.task.preprocess(batch, prep_rng, True, config=self.config)
@@ -162,7 +166,8 @@ class Setup:
     def embed(self, variables, batch):
         """Eval batch -> the task's embeddings, with label, index and mask carried along."""
         inputs = self.task.preprocess(batch, jax.random.key(0), False, config=self.config)
-        out = self.task.embed(variables, inputs, model=self.model)
+        with jax.sharding.use_abstract_mesh(self.mesh.abstract_mesh):  # for models.constrain_batch
+            out = self.task.embed(variables, inputs, model=self.model)
         return dict(out, label=batch["label"], index=batch["index"], mask=batch["mask"])
 
     @functools.cached_property

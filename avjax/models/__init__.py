@@ -14,6 +14,21 @@ import flax.linen as nn
 import jax
 import numpy as np
 
+from avjax.sharding import BATCH_AXES
+
+
+def constrain_batch(x: jax.Array) -> jax.Array:
+    """Keep an activation split over its batch (dimension 0) on the mesh axes data and fsdp.
+
+    Under fsdp, XLA otherwise moves the folded (2+1)D conv activations onto the channel axis
+    (collective-permutes and all-to-alls in every block). Active only inside an abstract mesh
+    context with both axes (the trainer's step and embed set one); a no-op elsewhere.
+    """
+    mesh = jax.sharding.get_abstract_mesh()
+    if mesh.empty or not all(a in mesh.axis_names for a in BATCH_AXES):
+        return x
+    return jax.lax.with_sharding_constraint(x, jax.sharding.PartitionSpec(BATCH_AXES))
+
 
 def count_params(params) -> int:
     """Number of scalars in a parameter pytree (boxed or not).

@@ -47,7 +47,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 from jax import lax
 
-from avjax.models import batch_norm, global_pool, max_pool, torch_default_kernel_init
+from avjax.models import batch_norm, constrain_batch, global_pool, max_pool, torch_default_kernel_init
 
 CONV_IMPLS = ("folded", "mixed", "matmul", "im2col", "3d")
 # "mixed" computes a conv as "im2col" when its output map has at most this many spatial positions
@@ -160,8 +160,9 @@ class Conv3D(nn.Module):
     def __call__(self, x):
         init = nn.with_logical_partitioning(torch_default_kernel_init(), (None, None, None, "in", "out"))
         kernel = self.param("kernel", init, (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
-        return conv3d(x.astype(self.dtype), kernel.astype(self.dtype), self.strides, self.padding,
-                      self.conv_impl)
+        y = conv3d(constrain_batch(x.astype(self.dtype)), kernel.astype(self.dtype), self.strides,
+                   self.padding, self.conv_impl)
+        return constrain_batch(y)
 
 
 class BasicR2P1DBlock(nn.Module):
