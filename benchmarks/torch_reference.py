@@ -269,7 +269,9 @@ def larc_(optimizer: torch.optim.Optimizer, trust: float = 1e-3, eps: float = 1e
 
     Per tensor w with gradient g, when ||w|| > 0 and ||g|| > 0:
         r = trust ||w|| / (||g|| + wd ||w|| + eps);  r = min(r / lr, 1) if clip;  g <- (g + wd w) r
-    otherwise g is left as it is. Written without host syncs (torch.where instead of an `if`).
+    otherwise g is left as it is. As the official code: a Python test of the norms (a host sync
+    per tensor on a GPU) and two in-place passes over each gradient; with lr = 0 (the first warmup
+    step) r / lr is inf and clips to 1.
     """
     decays = []
     for group in optimizer.param_groups:
@@ -280,11 +282,11 @@ def larc_(optimizer: torch.optim.Optimizer, trust: float = 1e-3, eps: float = 1e
             if p.grad is None:
                 continue
             w_norm, g_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(p.grad)
-            ratio = trust * w_norm / (g_norm + w_norm * wd + eps)
-            if clip:
-                ratio = torch.clamp(ratio / group["lr"], max=1.0) if group["lr"] > 0 else torch.ones_like(ratio)
-            active = (w_norm > 0) & (g_norm > 0)
-            p.grad.copy_(torch.where(active, (p.grad + wd * p) * ratio, p.grad))
+            if w_norm != 0 and g_norm != 0:
+                ratio = trust * w_norm / (g_norm + w_norm * wd + eps)
+                if clip:
+                    ratio = torch.clamp(ratio / group["lr"], max=1.0) if group["lr"] > 0 else 1.0
+                p.grad.add_(p, alpha=wd).mul_(ratio)
     optimizer.step()
     for group, wd in zip(optimizer.param_groups, decays):
         group["weight_decay"] = wd

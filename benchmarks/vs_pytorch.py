@@ -25,11 +25,11 @@ The batch: random uint8 clips and waveforms (`train_step.random_batch`) turned i
 avjax's on-device preprocessing once; the same float arrays feed the PyTorch step (NCTHW / NCHW)
 and the "avjax" rows (NTHWC / NFT) at every step, and PyTorch's group learning rates follow
 avjax's schedules step by step. Every row starts from the same weights, so the like-for-like rows
-give the same loss at the first step and again after one LARC + Adam update (~1e-6 in fp32); the
-largest difference over those two steps is printed ("loss diff"). Later losses drift apart by
-design of the arithmetic, not of the step: some gradients are exactly 0 in theory (the projector's
-output BN bias: the predictor's BN removes any shift of z) and rounding noise there (~1e-10) is
-what Adam normalises into full-size updates, differently in each framework.
+give the same loss at the first step and again after one LARC + Adam update (a few 1e-6 in
+fp32); the largest difference over those two steps is printed ("loss diff"). Later losses drift
+apart through rounding, not through a difference in the step: some gradients are exactly 0 in
+theory (the projector's output BN bias: the predictor's BN removes any shift of z), and Adam
+normalises the rounding noise there (~1e-10) into full-size updates, differently on each side.
 
 Timing: every row's step is compiled (jit) or warmed up first, then the rows are timed
 round-robin, one step of each per round, so load from other processes on a shared machine falls
@@ -37,8 +37,12 @@ on all of them alike. Reported: median wall time per step (min and max), the pro
 step (all threads), examples/s = batch / median, and the ratio avjax examples/s / PyTorch
 examples/s (above 1: avjax is faster). `--threads N` gives PyTorch N intra-op threads and pins
 the process to N CPUs (XLA's CPU thread pool is sized from the CPUs the process may run on);
-default: all the CPUs the process may use. With $AVJAX_COMPILATION_CACHE set, compiled steps are
-kept in (and taken from) that persistent cache, as the trainer does.
+default: all the CPUs the process may use. On a busy machine multi-threaded PyTorch spin-waits
+(OpenMP) whenever one of its threads loses its CPU, up to 10x slower (measured); the benchmark
+warns, and `--threads 1` or OMP_WAIT_POLICY=PASSIVE give usable numbers there. With
+$AVJAX_COMPILATION_CACHE set, compiled steps are kept in (and taken from) that persistent cache,
+as the trainer does. On a GPU: one device each, PyTorch with cudnn.benchmark (as the official
+script) and TF32 matmuls and convolutions (JAX's default fp32 precision there).
 
 Compare with performance_anchors.md: the official PyTorch step at B=4 with 2 CPU threads, 0.97 s
 (4.1 clips/s).
