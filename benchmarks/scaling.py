@@ -98,7 +98,7 @@ def bench(variant: str, devices: int, per_device_batch: int, steps: int, warmup:
     import numpy as np
 
     from avjax import configs, sharding, train
-    from benchmarks.train_step import random_batch
+    from benchmarks.train_step import random_batch, time_steps
     config = configs.load_config(f"configs/crisscross/synthetic.py:variant={variant}")
     config.batch_size = devices * per_device_batch
     config.mesh = [("data", devices), ("fsdp", 1)]
@@ -115,12 +115,7 @@ def bench(variant: str, devices: int, per_device_batch: int, steps: int, warmup:
     for _ in range(warmup):
         state, metrics = step(state, batch, setup.step_rng)
     jax.block_until_ready(metrics)
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        state, metrics = step(state, batch, setup.step_rng)
-        jax.block_until_ready(metrics)
-        times.append(time.perf_counter() - t)
+    times = time_steps(step, state, batch, setup.step_rng, steps)
     med = statistics.median(times)
     return {"variant": variant, "devices": devices, "platform": jax.devices()[0].platform,
             "forced_cpu_devices": jax.devices()[0].platform == "cpu" and devices > 1,

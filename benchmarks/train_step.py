@@ -39,6 +39,17 @@ def random_batch(spec: dict, batch_size: int, rng: np.random.Generator) -> dict:
     return out
 
 
+def time_steps(step, state, batch, rng, steps: int) -> list[float]:
+    """Wall seconds of `steps` calls of a compiled train step, each waiting for its metrics."""
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        state, metrics = step(state, batch, rng)
+        jax.block_until_ready(metrics)
+        times.append(time.perf_counter() - t)
+    return times
+
+
 def bench(variant: str, batch_size: int, steps: int, warmup: int = 2) -> dict:
     config = configs.load_config(f"configs/crisscross/synthetic.py:variant={variant}")
     config.batch_size = batch_size
@@ -56,12 +67,7 @@ def bench(variant: str, batch_size: int, steps: int, warmup: int = 2) -> dict:
     for _ in range(warmup - 1):
         state, metrics = step(state, batch, setup.step_rng)
     jax.block_until_ready(metrics)
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        state, metrics = step(state, batch, setup.step_rng)
-        jax.block_until_ready(metrics)
-        times.append(time.perf_counter() - t)
+    times = time_steps(step, state, batch, setup.step_rng, steps)
     med = statistics.median(times)
     return {"variant": variant, "devices": jax.device_count(), "platform": jax.devices()[0].platform,
             "batch": batch_size, "step_s": med, "step_s_min": min(times), "examples_per_s": batch_size / med,
