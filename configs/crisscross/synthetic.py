@@ -36,16 +36,23 @@ def get_config(arg=None):
         c.model.proj_hidden = c.model.proj_dim = 512 if small else 128
         c.model.pred_hidden = 128 if small else 32
         c.video.crop_size = 40 if small else 32
-        c.video.crop_scale = (0.35, 1.0)  # the 0.08 floor mostly crops the objects away at 40 px
+        # Mild video augmentation: the class IS the sounding object's colour, and the objects are a
+        # few pixels wide. Hue jitter (+-0.2 turns = +-72 degrees) moves a colour two classes either
+        # way, greyscale removes it, and blur, cutout and small crops erase the objects. Supervised
+        # tiny video encoder, 300 steps: 66.5% with the paper's augmentation, 79.5% with these.
+        c.video.crop_scale = (0.7, 1.0)
+        c.video.aug.hue = 0.0
+        c.video.aug.p_gray = 0.0
+        c.video.aug.p_blur = 0.0
+        c.video.aug.p_cutout = 0.0
         c.data.frame_size = 48 if small else 36
         c.audio.seconds = 1.0
         c.audio.n_mels = 40
         c.audio.n_fft = 512
         c.audio.aug.time_width = 10
         c.audio.aug.freq_width = 5
-        c.video.aug.cutout_max_size = 8
         c.batch_size = 64 if small else 32
-        c.total_steps = 200  # small: ~2.2 s a step on 2 CPU cores, so `make demo` fits in ~10 minutes
+        c.total_steps = 400 if small else 200  # small: ~1.3 s a step on 2 cores; `make demo` ~9.5 min
         c.data.num_probe = 1000 if small else 300
         c.data.num_eval = 500 if small else 200
         for g in c.optim.groups:  # a short run: a larger learning rate and a short warmup
