@@ -15,6 +15,8 @@ import torch
 from safetensors.torch import save_file
 from test_models import assert_close
 
+from benchmarks.torch_reference import BasicBlock  # torchvision.models.resnet.BasicBlock
+
 from avjax import cli, weights
 from avjax.models.resnet import ResNet18Image
 from avjax.models.vgg import VGG16Conv5
@@ -69,23 +71,6 @@ class TorchVGGish(tnn.Module):
         x = torch.transpose(x, 1, 3)
         x = torch.transpose(x, 1, 2)
         return self.embeddings(x.contiguous().view(x.size(0), -1))
-
-
-class BasicBlock(tnn.Module):  # torchvision.models.resnet.BasicBlock
-    def __init__(self, cin, cout, stride=1):
-        super().__init__()
-        self.conv1 = tnn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = tnn.BatchNorm2d(cout)
-        self.conv2 = tnn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = tnn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = tnn.Sequential(tnn.Conv2d(cin, cout, 1, stride, bias=False),
-                                             tnn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
-        return torch.relu(y + (x if self.downsample is None else self.downsample(x)))
 
 
 class TorchResNet18(tnn.Module):

@@ -349,20 +349,7 @@ def _torch_models(torch, widths):
                 x = getattr(self, f"conv{k + 2}x")(x)
             return x
 
-    class BasicBlock(tnn.Module):  # torchvision.models.resnet.BasicBlock
-        def __init__(self, cin, cout, stride=1):
-            super().__init__()
-            self.conv1 = tnn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = tnn.BatchNorm2d(cout)
-            self.conv2 = tnn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = tnn.BatchNorm2d(cout)
-            self.downsample = None
-            if stride != 1 or cin != cout:
-                self.downsample = tnn.Sequential(tnn.Conv2d(cin, cout, 1, stride, bias=False), tnn.BatchNorm2d(cout))
-
-        def forward(self, x):
-            y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
-            return torch.relu(y + (x if self.downsample is None else self.downsample(x)))
+    from benchmarks.torch_reference import BasicBlock  # torchvision.models.resnet.BasicBlock
 
     class Audio(tnn.Module):
         def __init__(self):
