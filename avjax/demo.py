@@ -15,7 +15,7 @@ from avjax import configs, evaluate, sharding, train
 
 DEMO_CONFIG = "configs/crisscross/synthetic.py:variant=small"
 KEYS = ("linear_probe_video", "linear_probe_audio", "knn_video", "knn_audio",
-        "a2v_r1", "a2v_r5", "v2a_r1", "v2a_r5")
+        "a2v_r1", "a2v_r5", "v2a_r1", "v2a_r5", "a2v_r5_within_class", "v2a_r5_within_class")
 
 
 def format_table(results: dict) -> str:

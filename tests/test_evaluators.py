@@ -36,3 +36,17 @@ def test_retrieval_ranks_and_recalls():
     # Ties count against the query: a constant gallery ranks the answer last.
     np.testing.assert_array_equal(retrieval.ranks(q, np.ones((4, 4))), [3, 3, 3, 3])
     assert retrieval.chance_recall(100) == {"r1": 0.01, "r5": 0.05, "r10": 0.1}
+
+
+def test_within_class_ranks_only_count_the_same_class():
+    # Query 0 (class 0) is closest to gallery 2 (class 1), then its own pair 0, then 1 (class 0).
+    g = np.eye(3)
+    q = np.array([[0.5, 0.1, 1.0], [0.0, 1.0, 0.2], [0.0, 0.0, 1.0]])
+    labels = np.array([0, 0, 1])
+    np.testing.assert_array_equal(retrieval.ranks(q, g), [1, 0, 0])
+    np.testing.assert_array_equal(retrieval.ranks(q, g, labels), [0, 0, 0])
+    q[0] = [0.1, 0.5, 1.0]  # now class-mate 1 outranks the pair; class-1 item 2 still does not count
+    np.testing.assert_array_equal(retrieval.ranks(q, g, labels), [1, 0, 0])
+    assert retrieval.within_class_recall(q, g, labels, k=1) == 2 / 3
+    # Chance: classes of 2, 2 and 6 items -> (1/2 * 4 + 1/6 * 6) / 10 at k = 1.
+    assert np.isclose(retrieval.chance_within_class_recall(np.array([0, 0, 1, 1] + [2] * 6), k=1), 0.3)

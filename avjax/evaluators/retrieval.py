@@ -8,11 +8,17 @@ from __future__ import annotations
 import numpy as np
 
 
-def ranks(query: np.ndarray, gallery: np.ndarray) -> np.ndarray:
-    """query, gallery: [N, D] -> [N] zero-based rank of the paired gallery item for each query."""
+def ranks(query: np.ndarray, gallery: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    """query, gallery: [N, D] -> [N] zero-based rank of the paired gallery item for each query.
+
+    labels: [N] class of each pair; if given, only the gallery items of the query's class compete
+    (instance retrieval within the class: what is left once the class is right)."""
     q = query / np.maximum(np.linalg.norm(query, axis=1, keepdims=True), 1e-12)
     g = gallery / np.maximum(np.linalg.norm(gallery, axis=1, keepdims=True), 1e-12)
     sims = q.astype(np.float64) @ g.astype(np.float64).T
+    if labels is not None:
+        labels = np.asarray(labels)
+        sims = np.where(labels[:, None] == labels[None, :], sims, -np.inf)
     correct = np.diag(sims)[:, None]
     return np.sum(sims >= correct, axis=1) - 1
 
@@ -25,3 +31,14 @@ def recall_at_k(query: np.ndarray, gallery: np.ndarray, ks=(1, 5, 10)) -> dict[s
 def chance_recall(n: int, ks=(1, 5, 10)) -> dict[str, float]:
     """Expected Recall@K of a random ranking of n items."""
     return {f"r{k}": min(k, n) / n for k in ks}
+
+
+def within_class_recall(query: np.ndarray, gallery: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
+    """Recall@k among the gallery items of the query's class only."""
+    return float(np.mean(ranks(query, gallery, labels) < k))
+
+
+def chance_within_class_recall(labels: np.ndarray, k: int = 5) -> float:
+    """Expected `within_class_recall` of a random ranking: mean over queries of min(k, n_c) / n_c."""
+    n = np.bincount(np.asarray(labels))[np.asarray(labels)]
+    return float(np.mean(np.minimum(k, n) / n))

@@ -206,6 +206,9 @@ def _retrieval(features, config) -> dict[str, float]:
     for name, q, g in (("a2v", "audio", "video"), ("v2a", "video", "audio")):
         for k, v in retrieval.recall_at_k(ev[f"{q}_{q_key}"], ev[f"{g}_{g_key}"]).items():
             out[f"{name}_{k}"] = v
+        # The instance part: R@5 among the clips of the query's class (chance: 5 / clips a class).
+        out[f"{name}_r5_within_class"] = retrieval.within_class_recall(ev[f"{q}_{q_key}"], ev[f"{g}_{g_key}"],
+                                                                       ev["label"])
     return out
 
 
@@ -233,4 +236,5 @@ def chance(config, features) -> dict[str, float]:
            "knn_video": majority, "knn_audio": majority}
     for k, v in retrieval.chance_recall(len(labels)).items():
         out[f"a2v_{k}"] = out[f"v2a_{k}"] = v
+    out["a2v_r5_within_class"] = out["v2a_r5_within_class"] = retrieval.chance_within_class_recall(labels)
     return out
