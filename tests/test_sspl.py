@@ -389,10 +389,11 @@ def train_and_compare(method: str, pcm: bool, tmp_path) -> tuple[dict, dict]:
 
 def test_sacl_learns_to_localize(tmp_path):
     trained, random = train_and_compare("sacl", True, tmp_path)
-    # Measured (400 steps, 200 clips): cIoU@0.5 0.19, AUC 0.39; centre prior 0.12, 0.31; random init 0.00, 0.09.
-    assert trained["ciou@0.5"] >= trained["center_prior_ciou@0.5"] + 0.04
-    assert trained["ciou@0.5"] >= random["ciou@0.5"] + 0.1
-    assert trained["auc"] >= trained["center_prior_auc"] + 0.04 and trained["auc"] >= random["auc"] + 0.15
+    # Measured (400 steps, 200 clips, 96-px frames): cIoU@0.5 0.675, AUC 0.577; centre prior 0.085,
+    # 0.305; random init 0.00, 0.08. The papers' regime (and issue #4's bar) is cIoU@0.5 >= 0.6.
+    assert trained["ciou@0.5"] >= 0.6
+    assert trained["ciou@0.5"] >= trained["center_prior_ciou@0.5"] + 0.4 and trained["ciou@0.5"] >= random["ciou@0.5"] + 0.4
+    assert trained["auc"] >= trained["center_prior_auc"] + 0.15 and trained["auc"] >= random["auc"] + 0.3
 
 
 # SSPL (with or without PCM) does not localize on the synthetic world from scratch, so it has no
