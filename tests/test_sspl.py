@@ -399,4 +399,5 @@ def test_sacl_learns_to_localize(tmp_path):
 # SSPL (with or without PCM) does not localize on the synthetic world from scratch, so it has no
 # learning test here (a strict expected failure cost 7 minutes of the suite); the README's
 # localization section has the command and the measured numbers (tiny, 300 steps, 200 clips:
-# cIoU@0.5 0.135 with PCM, 0.095 without, against the centre prior's 0.12).
+# 64-px frames: cIoU@0.5 0.135 with PCM, 0.095 without, against the centre prior's 0.12; 96-px
+# frames, with PCM: 0.115).

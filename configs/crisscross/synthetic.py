@@ -6,7 +6,7 @@ Variants:
          2048-d SimSiam heads) and the released optimiser; what real data uses.
   small  `make demo`: 1/8 width, 32x32 frames, 1 s of 40-bin log-mel, batch 64 for 1000 steps
          (~0.5 s a step on 2 CPU cores). At a fixed 10-minute budget this beat the 1/4-width
-         model at 40x40 (1.2 s a step, 400 steps): video probe 0.82 against 0.56.
+         model at 40x40 (1.2 s a step, 400 steps): video probe 0.86 against 0.56.
   tiny   the same model, batch 32 for 200 steps and fewer evaluation clips: tests.
 """
 from avjax import configs
