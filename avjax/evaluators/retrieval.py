@@ -40,5 +40,6 @@ def within_class_recall(query: np.ndarray, gallery: np.ndarray, labels: np.ndarr
 
 def chance_within_class_recall(labels: np.ndarray, k: int = 5) -> float:
     """Expected `within_class_recall` of a random ranking: mean over queries of min(k, n_c) / n_c."""
-    n = np.bincount(np.asarray(labels))[np.asarray(labels)]
+    labels = np.asarray(labels)
+    n = np.bincount(labels)[labels]
     return float(np.mean(np.minimum(k, n) / n))
