@@ -204,11 +204,10 @@ def _retrieval(features, config) -> dict[str, float]:
     q_key, g_key = {"predictor": ("p", "z"), "projector": ("z", "z"), "backbone": ("feat", "feat")}[space]
     out = {}
     for name, q, g in (("a2v", "audio", "video"), ("v2a", "video", "audio")):
-        for k, v in retrieval.recall_at_k(ev[f"{q}_{q_key}"], ev[f"{g}_{g_key}"]).items():
+        # r1, r5, r10 and the instance part: r5_within_class, R@5 among the clips of the query's
+        # class (chance: 5 / clips a class).
+        for k, v in retrieval.recalls(ev[f"{q}_{q_key}"], ev[f"{g}_{g_key}"], ev["label"]).items():
             out[f"{name}_{k}"] = v
-        # The instance part: R@5 among the clips of the query's class (chance: 5 / clips a class).
-        out[f"{name}_r5_within_class"] = retrieval.within_class_recall(ev[f"{q}_{q_key}"], ev[f"{g}_{g_key}"],
-                                                                       ev["label"])
     return out
 
 

@@ -21,8 +21,9 @@ returns it. `save_outputs` writes heatmap overlays into the workdir (`avjax eval
 Backbones (`config.model.visual`, `config.model.audio`): "vgg16" (`avjax.models.vgg.VGG16Conv5`),
 "resnet18" (`avjax.models.resnet.ResNet18Image(layer4_stride=1)`), "vggish"
 (`avjax.models.vggish.VGGish`), or "tiny" (`TinyConvNet` / `TinyAudioNet`, for the synthetic
-world on a CPU). Pretrained weights come from `avjax import-weights` folders named by
-`config.model.visual_weights` / `config.model.audio_weights` ("none": random init).
+world on a CPU). Pretrained weights come from `avjax import-weights` folders or from the workdir
+of a localization run that trained the same backbone, named by `config.model.visual_weights` /
+`config.model.audio_weights` ("none": random init).
 Frozen parts (`config.model.frozen`, SSPL: frame_net and sound_net) live in the model state's
 "frozen" collection, outside the optimiser: no gradient, no weight decay, no optimiser moments.
 
@@ -142,6 +143,7 @@ class Encoders(nn.Module):
     tiny_visual_widths: Sequence[int] = (16, 32, 64)
     tiny_audio_widths: Sequence[int] = (16, 32, 64)
     visual_dim: int = 512
+    frozen: Sequence[str] = ()  # frozen parts are fixed functions: their BatchNorm runs on running statistics
 
     def setup(self):
         if self.visual == "vgg16":
@@ -167,19 +169,20 @@ class Encoders(nn.Module):
 
     def encode_audio(self, spec, train: bool):
         """spec [B, P, 96, 64] -> (a [B, 128] L2-normalised mean embedding, g [B, out] mean of fc)."""
-        e = self.sound_net(spec) if self.audio == "vggish" else self.sound_net(spec, train)
+        e = self.sound_net(spec) if self.audio == "vggish" else self.sound_net(spec, train and "sound_net" not in self.frozen)
         g = jnp.mean(self.sound_fc_2(nn.relu(self.sound_fc_0(e))), axis=1)
         return l2_normalize(jnp.mean(e, axis=1)), g
 
     def encode_image(self, image, train: bool):
         """image [B, H, W, 3] normalised -> V [B, h, w, C] float32."""
-        v = self.frame_net(image) if self.visual == "vgg16" else self.frame_net(image, train)
+        v = self.frame_net(image) if self.visual == "vgg16" else self.frame_net(image, train and "frame_net" not in self.frozen)
         return v.astype(jnp.float32)
 
 
 def encoders_from_config(m) -> dict:
     return dict(visual=m.visual, audio=m.audio, out_dim=m.out_dim, tiny_visual_widths=tuple(m.tiny_visual_widths),
-                tiny_audio_widths=tuple(m.tiny_audio_widths), visual_dim=m.visual_dim)
+                tiny_audio_widths=tuple(m.tiny_audio_widths), visual_dim=m.visual_dim,
+                frozen=tuple(m.get("frozen", ()) or ()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,24 +358,52 @@ def init_variables(model, batch: dict, rng: jax.Array, *, config) -> dict:
 
 
 def load_pretrained(state: dict, shardings: dict, *, config) -> dict:
-    """Replace frame_net / sound_net by `avjax import-weights` folders (config.model.visual_weights /
-    audio_weights); "none" keeps the random init; a pretrained backbone with no folder is an error."""
+    """Replace frame_net / sound_net by pretrained weights (config.model.visual_weights /
+    audio_weights): an `avjax import-weights` folder, or the workdir of an SSPL / SACL run with
+    the same backbone (its latest checkpoint's trained part). "none" keeps the random init; empty:
+    an error for the pretrained architectures, the random init for "tiny"."""
     from avjax import weights as weights_lib
     m = config.model
     for part, arch, field in (("frame_net", m.visual, "visual_weights"), ("sound_net", m.audio, "audio_weights")):
         path = m.get(field, "")
-        if arch == "tiny" or path == "none":
+        if path and path != "none" and os.path.isdir(os.path.join(path, "checkpoints")):
+            loaded = _from_workdir(state, shardings, part, path, f"config.model.{field}")
+        elif arch == "tiny" or path == "none":
             if arch != "tiny":
                 log.warning("config.model.%s='none': %s starts from a random initialisation", field, arch)
             continue
-        if not path:
+        elif not path:
             raise ValueError(f"config.model.{field} is empty: the {arch} {part} starts from pretrained weights; "
                              f"create them with `avjax import-weights --arch {WEIGHT_ARCH[arch]} --src FILE "
                              f"--out DIR` and set --config.model.{field}=DIR (or 'none' for a random init)")
-        loaded = weights_lib.load_converted(path, WEIGHT_ARCH[arch])
+        else:
+            loaded = weights_lib.load_converted(path, WEIGHT_ARCH[arch])
         state = _place(state, shardings, part, loaded, f"config.model.{field}={path}")
         log.info("%s initialised from %s", part, path)
     return state
+
+
+def _from_workdir(state, shardings, part: str, workdir: str, field: str) -> dict:
+    """{"params", ["batch_stats"]} of encoder `part` from the latest checkpoint of a localization run
+    that trained it (params/enc/<part>); shapes and shardings from where `part` lives in `state`."""
+    from avjax import checkpoint as ckpt_lib
+    home = state["params"] if part in state["params"].get("enc", {}) else state["model_state"]["frozen"]
+    home_sh = shardings["params"] if home is state["params"] else shardings["model_state"]["frozen"]
+
+    def abstract(tree, sh):
+        return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), tree, sh)
+
+    target = {"params": {"enc": {part: abstract(home["enc"][part], home_sh["enc"][part])}}}
+    stats = state["model_state"].get("batch_stats", {}).get("enc", {}).get(part)
+    if stats is not None:
+        target["model_state"] = {"batch_stats": {"enc": {part: abstract(
+            stats, shardings["model_state"]["batch_stats"]["enc"][part])}}}
+    restored, step = ckpt_lib.restore_partial(workdir, target, field=field)
+    log.info("%s initialised from %s (step %d)", part, workdir, step)
+    out = {"params": restored["params"]["enc"][part]}
+    if stats is not None:
+        out["batch_stats"] = restored["model_state"]["batch_stats"]["enc"][part]
+    return out
 
 
 def _place(state, shardings, part: str, loaded: dict, where: str) -> dict:

@@ -1,4 +1,5 @@
 # avjax train --config configs/localization/synthetic.py:method=sacl,variant=small --workdir runs/sacl_synthetic
+# avjax train --config configs/localization/synthetic.py:method=sspl,variant=small,backbones=runs/sacl_synthetic --workdir runs/sspl_synthetic
 """SSPL (method=sspl, pcm=True|False) or SACL (method=sacl) on the synthetic AV world: one
 sounding object among silent distractors; the ground truth is the sounding object's box in the
 middle frame (avjax.data.localization_train).
@@ -8,6 +9,8 @@ Variants (both on a CPU; the official recipes are in configs/localization/{sspl,
          96-pixel frames, 88-pixel views -> 22 x 22 maps (the PCM's levels 22 / 11 / 5), at most
          one distractor, 32 clips a step.
   small  the longer run of the README: the same sizes, at most two distractors, more steps.
+SSPL with backbones=WORKDIR: frame_net and sound_net come from that run (a SACL run on the same
+world, the counterpart of the pretrained encoders SSPL freezes) and stay frozen.
 Everything the paper specifies stays: the two views, the map and its pooling, the PCM with its
 per-cycle BatchNorm, the SimSiam head, SACL's false negatives, positive pixels and false-negative logits.
 What changes for a CPU: the backbones (tiny, trainable), widths, batch, learning rates, steps,
@@ -20,7 +23,7 @@ from avjax import configs
 
 
 def get_config(arg=None):
-    a = configs.parse_arg(arg, method="sspl", pcm=True, variant="tiny")
+    a = configs.parse_arg(arg, method="sspl", pcm=True, variant="tiny", backbones="")
     if a.variant not in ("tiny", "small"):
         raise ValueError(f"variant={a.variant!r}: use tiny or small")
     c = configs.localization_base(a.method, pcm=a.pcm)
@@ -55,6 +58,13 @@ def get_config(arg=None):
     m = c.model
     m.visual, m.audio = "tiny", "tiny"
     m.frozen = ()  # no pretrained tiny backbones: they train
+    if a.backbones:
+        # SSPL's recipe: frozen pretrained encoders (ImageNet VGG16, VGGish), only sound_fc, the PCM
+        # and the head train. The synthetic world's counterpart: the tiny encoders of a finished
+        # SACL run on it (backbones=ITS_WORKDIR; no labels anywhere). From scratch SSPL does not
+        # localize here: its loss ties nothing to the sounding object but the audio-weighted pooling.
+        m.visual_weights = m.audio_weights = a.backbones
+        m.frozen = ("frame_net", "sound_net")
     m.visual_dim = m.out_dim = 32
     m.tiny_visual_widths = (16, 32, 32)
     m.tiny_audio_widths = (16, 32, 32)
