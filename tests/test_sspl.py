@@ -286,6 +286,9 @@ def test_pretrained_weights_go_where_the_part_lives():
     c = configs.localization_base("sspl")
     with pytest.raises(ValueError, match="config.model.visual_weights is empty: .*avjax import-weights --arch vgg16"):
         sspl.load_pretrained({}, {}, config=c)
+    tiny = configs.load_config(os.path.join(REPO, "configs/localization/synthetic.py:method=sspl,backbones=/no/such/run"))
+    with pytest.raises(ValueError, match="visual_weights='/no/such/run' is not a training workdir"):
+        sspl.load_pretrained({}, {}, config=tiny)
     # A frozen part is replaced in the model state's "frozen" collection, on its sharding.
     kernel = np.ones((3, 3, 3, 4), np.float32)
     state = {"params": {"enc": {"sound_fc_0": {"kernel": jnp.zeros((2, 2))}}},
@@ -407,12 +410,14 @@ def test_sacl_learns_to_localize_and_sspl_learns_on_its_frozen_encoders(tmp_path
     # Measured (400 steps, 200 clips, 96-px frames): cIoU@0.5 0.675, AUC 0.577; centre prior 0.085,
     # 0.305; random init 0.00, 0.08. The papers' regime (and issue #4's bar) is cIoU@0.5 >= 0.6.
     assert trained["ciou@0.5"] >= 0.6
-    assert trained["ciou@0.5"] >= trained["center_prior_ciou@0.5"] + 0.4 and trained["ciou@0.5"] >= random["ciou@0.5"] + 0.4
+    assert trained["ciou@0.5"] >= trained["center_prior_ciou@0.5"] + 0.4
+    assert trained["ciou@0.5"] >= random["ciou@0.5"] + 0.4
     assert trained["auc"] >= trained["center_prior_auc"] + 0.15 and trained["auc"] >= random["auc"] + 0.3
 
     # SSPL (with PCM) freezes pretrained encoders; here they are this SACL run's. Its "random init"
     # keeps them and starts sound_fc, the PCM and the head afresh. Measured (300 steps): cIoU@0.5
     # 0.565, AUC 0.49 against 0.235 / 0.31 at that init (SSPL from scratch: 0.115).
     trained, random = train_and_compare(f"method=sspl,pcm=True,backbones={sacl_dir}", str(tmp_path / "sspl"))
-    assert trained["ciou@0.5"] >= trained["center_prior_ciou@0.5"] + 0.3 and trained["ciou@0.5"] >= random["ciou@0.5"] + 0.15
+    assert trained["ciou@0.5"] >= trained["center_prior_ciou@0.5"] + 0.3
+    assert trained["ciou@0.5"] >= random["ciou@0.5"] + 0.15
     assert trained["auc"] >= trained["center_prior_auc"] + 0.1 and trained["auc"] >= random["auc"] + 0.07

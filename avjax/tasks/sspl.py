@@ -169,13 +169,15 @@ class Encoders(nn.Module):
 
     def encode_audio(self, spec, train: bool):
         """spec [B, P, 96, 64] -> (a [B, 128] L2-normalised mean embedding, g [B, out] mean of fc)."""
-        e = self.sound_net(spec) if self.audio == "vggish" else self.sound_net(spec, train and "sound_net" not in self.frozen)
+        train_net = train and "sound_net" not in self.frozen
+        e = self.sound_net(spec) if self.audio == "vggish" else self.sound_net(spec, train_net)
         g = jnp.mean(self.sound_fc_2(nn.relu(self.sound_fc_0(e))), axis=1)
         return l2_normalize(jnp.mean(e, axis=1)), g
 
     def encode_image(self, image, train: bool):
         """image [B, H, W, 3] normalised -> V [B, h, w, C] float32."""
-        v = self.frame_net(image) if self.visual == "vgg16" else self.frame_net(image, train and "frame_net" not in self.frozen)
+        train_net = train and "frame_net" not in self.frozen
+        v = self.frame_net(image) if self.visual == "vgg16" else self.frame_net(image, train_net)
         return v.astype(jnp.float32)
 
 
@@ -366,16 +368,19 @@ def load_pretrained(state: dict, shardings: dict, *, config) -> dict:
     m = config.model
     for part, arch, field in (("frame_net", m.visual, "visual_weights"), ("sound_net", m.audio, "audio_weights")):
         path = m.get(field, "")
-        if path and path != "none" and os.path.isdir(os.path.join(path, "checkpoints")):
-            loaded = _from_workdir(state, shardings, part, path, f"config.model.{field}")
-        elif arch == "tiny" or path == "none":
+        if path == "none" or (not path and arch == "tiny"):
             if arch != "tiny":
                 log.warning("config.model.%s='none': %s starts from a random initialisation", field, arch)
             continue
-        elif not path:
+        if not path:
             raise ValueError(f"config.model.{field} is empty: the {arch} {part} starts from pretrained weights; "
                              f"create them with `avjax import-weights --arch {WEIGHT_ARCH[arch]} --src FILE "
                              f"--out DIR` and set --config.model.{field}=DIR (or 'none' for a random init)")
+        if os.path.isdir(os.path.join(path, "checkpoints")):
+            loaded = _from_workdir(state, shardings, part, path, f"config.model.{field}")
+        elif arch == "tiny":
+            raise ValueError(f"config.model.{field}={path!r} is not a training workdir (no checkpoints/ in it): "
+                             f"the tiny {part} loads from the --workdir of a localization run that trained it")
         else:
             loaded = weights_lib.load_converted(path, WEIGHT_ARCH[arch])
         state = _place(state, shardings, part, loaded, f"config.model.{field}={path}")
@@ -398,8 +403,7 @@ def _from_workdir(state, shardings, part: str, workdir: str, field: str) -> dict
     if stats is not None:
         target["model_state"] = {"batch_stats": {"enc": {part: abstract(
             stats, shardings["model_state"]["batch_stats"]["enc"][part])}}}
-    restored, step = ckpt_lib.restore_partial(workdir, target, field=field)
-    log.info("%s initialised from %s (step %d)", part, workdir, step)
+    restored, _ = ckpt_lib.restore_partial(workdir, target, field=field)
     out = {"params": restored["params"]["enc"][part]}
     if stats is not None:
         out["batch_stats"] = restored["model_state"]["batch_stats"]["enc"][part]
