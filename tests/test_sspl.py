@@ -286,7 +286,8 @@ def test_pretrained_weights_go_where_the_part_lives():
     c = configs.localization_base("sspl")
     with pytest.raises(ValueError, match="config.model.visual_weights is empty: .*avjax import-weights --arch vgg16"):
         sspl.load_pretrained({}, {}, config=c)
-    tiny = configs.load_config(os.path.join(REPO, "configs/localization/synthetic.py:method=sspl,backbones=/no/such/run"))
+    spec = "configs/localization/synthetic.py:method=sspl,backbones=/no/such/run"
+    tiny = configs.load_config(os.path.join(REPO, spec))
     with pytest.raises(ValueError, match="visual_weights='/no/such/run' is not a training workdir"):
         sspl.load_pretrained({}, {}, config=tiny)
     # A frozen part is replaced in the model state's "frozen" collection, on its sharding.
