@@ -47,7 +47,7 @@ def test_within_class_ranks_only_count_the_same_class():
     np.testing.assert_array_equal(retrieval.ranks(q, g, labels), [0, 0, 0])
     q[0] = [0.1, 0.5, 1.0]  # now class-mate 1 outranks the pair; class-1 item 2 still does not count
     np.testing.assert_array_equal(retrieval.ranks(q, g, labels), [1, 0, 0])
-    assert retrieval.within_class_recall(q, g, labels, k=1) == 2 / 3
+    assert retrieval.recalls(q, g, labels, ks=(1,), within_k=1)["r1_within_class"] == 2 / 3
     # One similarity matrix for both: query 0's pair ranks 3rd overall, 2nd within its class.
     assert retrieval.recalls(q, g, labels, ks=(2,), within_k=2) == {"r2": 2 / 3, "r2_within_class": 1.0}
     # Chance: classes of 2, 2 and 6 items -> (1/2 * 4 + 1/6 * 6) / 10 at k = 1.

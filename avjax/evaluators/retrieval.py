@@ -34,7 +34,8 @@ def ranks(query: np.ndarray, gallery: np.ndarray, labels: np.ndarray | None = No
 
 def recalls(query: np.ndarray, gallery: np.ndarray, labels: np.ndarray, ks=(1, 5, 10),
             within_k: int = 5) -> dict[str, float]:
-    """`recall_at_k` and `within_class_recall` (key f"r{within_k}_within_class") from one similarity matrix."""
+    """`recall_at_k` and, from the same similarity matrix, Recall@within_k among the gallery items of
+    the query's class only (key f"r{within_k}_within_class")."""
     sims = similarities(query, gallery)
     r, r_in = ranks_from(sims), ranks_from(sims, labels)
     return {**{f"r{k}": float(np.mean(r < k)) for k in ks},
@@ -51,13 +52,8 @@ def chance_recall(n: int, ks=(1, 5, 10)) -> dict[str, float]:
     return {f"r{k}": min(k, n) / n for k in ks}
 
 
-def within_class_recall(query: np.ndarray, gallery: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
-    """Recall@k among the gallery items of the query's class only."""
-    return float(np.mean(ranks(query, gallery, labels) < k))
-
-
 def chance_within_class_recall(labels: np.ndarray, k: int = 5) -> float:
-    """Expected `within_class_recall` of a random ranking: mean over queries of min(k, n_c) / n_c."""
+    """Expected within-class recall (`recalls`) of a random ranking: mean over queries of min(k, n_c) / n_c."""
     labels = np.asarray(labels)
     n = np.bincount(labels)[labels]
     return float(np.mean(np.minimum(k, n) / n))

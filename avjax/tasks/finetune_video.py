@@ -113,8 +113,7 @@ def load_pretrained(state: dict, shardings: dict, *, config) -> dict:
 
     target: dict = {}
     for path in paths:
-        abstract = jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
-                                sub(state, path), sub(shardings, path))
+        abstract = ckpt_lib.abstract_with_shardings(sub(state, path), sub(shardings, path))
         node = target
         for p in path[:-1]:
             node = node.setdefault(p, {})

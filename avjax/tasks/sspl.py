@@ -394,10 +394,7 @@ def _from_workdir(state, shardings, part: str, workdir: str, field: str) -> dict
     from avjax import checkpoint as ckpt_lib
     home = state["params"] if part in state["params"].get("enc", {}) else state["model_state"]["frozen"]
     home_sh = shardings["params"] if home is state["params"] else shardings["model_state"]["frozen"]
-
-    def abstract(tree, sh):
-        return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), tree, sh)
-
+    abstract = ckpt_lib.abstract_with_shardings
     target = {"params": {"enc": {part: abstract(home["enc"][part], home_sh["enc"][part])}}}
     stats = state["model_state"].get("batch_stats", {}).get("enc", {}).get(part)
     if stats is not None:
