@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PYTEST_ARGS ?= -n 2
+# loadgroup: the tests of one xdist_group run on one worker, so their fixture runs once.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: demo test clean
 

@@ -144,7 +144,7 @@ def memory_config(mesh, fsdp_min_size=None):
     return config
 
 
-def fsdp_memory(devices: int = 8, fsdp_min_size=None) -> dict:
+def fsdp_memory(devices: int = 8, fsdp_min_size=None, compile_replicated: bool = True) -> dict:
     """Per-device bytes of the full config's train step, data=`devices` (replicated state) vs
     fsdp=`devices`, from `compiled.memory_analysis()`, and the loss of one step in each layout.
 
@@ -152,6 +152,8 @@ def fsdp_memory(devices: int = 8, fsdp_min_size=None) -> dict:
     of them, so state bytes = arguments - batch - rng (the batch is split 8 ways in both layouts).
     `state_bytes_from_shardings` sums the shard shapes of the state shardings: the cross-check.
     (jit drops arguments the step does not read, e.g. `label`, so the two may differ by a few bytes.)
+    compile_replicated=False skips the replicated compile and step (a full-size compile: the test
+    of the fsdp layout needs only the replicated layout's bytes, which its shardings give).
     """
     import jax
     import numpy as np
@@ -165,7 +167,8 @@ def fsdp_memory(devices: int = 8, fsdp_min_size=None) -> dict:
     # One init, in the fsdp layout (each device draws only its shard); the replicated state is a
     # copy (never an alias: each step donates its state), so both start from the same parameters.
     states = {"fsdp": setups["fsdp"].init_state()}
-    states["replicated"] = jax.device_put(states["fsdp"], setups["replicated"].state_sharding, may_alias=False)
+    if compile_replicated:
+        states["replicated"] = jax.device_put(states["fsdp"], setups["replicated"].state_sharding, may_alias=False)
     config = setups["fsdp"].config
     host = random_batch(setups["fsdp"].task.batch_spec(config, train=True), config.batch_size,
                         np.random.default_rng(0))
@@ -174,6 +177,9 @@ def fsdp_memory(devices: int = 8, fsdp_min_size=None) -> dict:
            "setup_and_init_s": time.perf_counter() - t}
     shard_bytes = lambda x: math.prod(x.sharding.shard_shape(x.shape)) * x.dtype.itemsize  # noqa: E731
     for name, setup in setups.items():
+        out[name] = {"state_bytes_from_shardings": sum(shard_bytes(x) for x in jax.tree.leaves(setup.abstract_state))}
+        if name not in states:
+            continue
         batch = sharding.host_batch_to_global(host, setup.mesh)
         t = time.perf_counter()
         compiled = setup.jitted_step.lower(states[name], batch, setup.step_rng).compile()
@@ -181,18 +187,18 @@ def fsdp_memory(devices: int = 8, fsdp_min_size=None) -> dict:
         mem = compiled.memory_analysis()
         batch_bytes = sum(shard_bytes(x) for x in batch.values())
         rng_bytes = int(jax.random.key_data(setup.step_rng).nbytes)
-        r = {"argument_bytes": int(mem.argument_size_in_bytes), "batch_bytes": batch_bytes, "rng_bytes": rng_bytes,
-             "state_bytes": int(mem.argument_size_in_bytes) - batch_bytes - rng_bytes,
-             "state_bytes_from_shardings": sum(shard_bytes(x) for x in jax.tree.leaves(states[name])),
-             "output_bytes": int(mem.output_size_in_bytes), "alias_bytes": int(mem.alias_size_in_bytes),
-             "temp_bytes": int(mem.temp_size_in_bytes), "compile_s": compile_s,
-             "collectives": count_collectives(compiled.as_text())}
+        r = out[name]
+        r.update({"argument_bytes": int(mem.argument_size_in_bytes), "batch_bytes": batch_bytes,
+                  "rng_bytes": rng_bytes, "state_bytes": int(mem.argument_size_in_bytes) - batch_bytes - rng_bytes,
+                  "output_bytes": int(mem.output_size_in_bytes), "alias_bytes": int(mem.alias_size_in_bytes),
+                  "temp_bytes": int(mem.temp_size_in_bytes), "compile_s": compile_s,
+                  "collectives": count_collectives(compiled.as_text())})
         t = time.perf_counter()
         _, metrics = compiled(states[name], batch, setup.step_rng)  # donates states[name]
         r["loss"] = float(metrics["loss"])
         r["step_s"] = time.perf_counter() - t
-        out[name] = r
-    out["ratio"] = out["fsdp"]["state_bytes"] / out["replicated"]["state_bytes"]
+    replicated = out["replicated"].get("state_bytes", out["replicated"]["state_bytes_from_shardings"])
+    out["ratio"] = out["fsdp"]["state_bytes"] / replicated
     return out
 
 

@@ -3,6 +3,7 @@ data-parallel CrissCross step (8 forced CPU devices, conftest)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from avjax import sharding, train
@@ -58,6 +59,7 @@ def test_data_parallel_gradient_is_one_backward_all_reduce():
     assert summary["grad_reduce_ratio"] == 1.0
 
 
+@pytest.mark.slow(65)
 def test_crisscross_data_parallel_step_collectives():
     """Pure data parallel (data=8): all-reduces, no reduce-scatter, and no all-gather of any
     parameter or activation: the only all-gathers are the two log-mel FFTs (XLA's SPMD partitioner

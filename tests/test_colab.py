@@ -2,11 +2,13 @@
 import os
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from conftest import REPO
 
 
+@pytest.mark.slow(120)
 def test_retrieval_demo_notebook_runs(tmp_path):
     nb = nbformat.read(os.path.join(REPO, "colab/retrieval_demo.ipynb"), as_version=4)
     os.environ["AVJAX_COLAB_STEPS"] = "20"

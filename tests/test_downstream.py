@@ -52,6 +52,8 @@ def read_losses(workdir):
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.filterwarnings("ignore:Sharding info not provided")
+@pytest.mark.slow(90)
+@pytest.mark.xdist_group("crisscross_pretrained")  # one `pretrained` fixture run
 def test_finetune_from_pretrained_restores_backbone_and_learns(pretrained, tmp_path, monkeypatch):
     # What the trainer's fresh start gets from `load_pretrained` (copied: the step donates the state).
     restored = {}
@@ -93,6 +95,8 @@ def _flat(tree):
     return [("/".join(str(p.key) for p in path), leaf) for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]]
 
 
+@pytest.mark.slow(90)
+@pytest.mark.xdist_group("crisscross_pretrained")  # one `pretrained` fixture run
 def test_init_from_errors_name_the_field(pretrained, tmp_path):
     with pytest.raises(ValueError, match="config.init_from is empty"):
         finetune_video.load_pretrained({}, {}, config=finetune_config(init_from=""))
@@ -157,6 +161,8 @@ def make_esc50(root: str) -> str:
     return root
 
 
+@pytest.mark.slow(90)
+@pytest.mark.xdist_group("crisscross_pretrained")  # one `pretrained` fixture run
 def test_esc50_linear_svm_per_fold(pretrained, tmp_path):
     src = make_esc50(str(tmp_path / "ESC-50"))
     shards = str(tmp_path / "shards")

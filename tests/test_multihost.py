@@ -244,6 +244,7 @@ def restore_params(workdir, config):
     return jax.device_get(state["params"])
 
 
+@pytest.mark.slow(120)
 def test_two_processes_train_like_one(tmp_path):
     """Two processes x 2 CPU devices (jax.distributed on 127.0.0.1, gloo) and one process x 4
     devices, all started at once with the same XLA flags: same losses, and one checkpoint."""

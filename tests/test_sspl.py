@@ -405,6 +405,7 @@ def train_and_compare(spec: str, workdir: str) -> tuple[dict, dict]:
     return trained, random
 
 
+@pytest.mark.slow(500)
 def test_sacl_learns_to_localize_and_sspl_learns_on_its_frozen_encoders(tmp_path):
     sacl_dir = str(tmp_path / "sacl")
     trained, random = train_and_compare("method=sacl", sacl_dir)

@@ -19,6 +19,7 @@ def read_losses(workdir):
     return {r["step"]: r["loss"] for r in rows if "loss" in r}
 
 
+@pytest.mark.slow(150)
 def test_tiny_learns_and_beats_random_init(tmp_path):
     config = tiny_config(log_every=5)
     workdir = str(tmp_path / "run")
@@ -34,12 +35,12 @@ def test_tiny_learns_and_beats_random_init(tmp_path):
     random_init = evaluate.run_evaluators(setup, setup.variables(setup.init_state()), ["retrieval"])
     chance_r5 = 5 / config.data.num_eval
     print("random init", random_init, "trained", result)
-    # Measured (tiny, batch 32, 200 steps, 200 held-out clips): A->V R@5 0.115 against 0.025 for
-    # random init and for chance; probes video 0.435, audio 0.855 (majority class ~0.12). Beyond
-    # the class (R@5 0.25 for a perfect class and nothing else) it needs the instance: issue #2.
-    assert result["a2v_r5"] > 3 * random_init["a2v_r5"] and result["a2v_r5"] > random_init["a2v_r5"] + 0.06
+    # Measured (tiny: one block per stage, batch 32, 200 steps, 200 held-out clips): A->V R@5 0.175
+    # against 0.025 for random init and for chance; probes video 0.57, audio 0.91 (majority class
+    # ~0.12); within-class R@5 0.31 (chance 0.25). A perfect class and nothing else gives R@5 0.25.
+    assert result["a2v_r5"] > 3 * random_init["a2v_r5"] and result["a2v_r5"] > random_init["a2v_r5"] + 0.08
     assert result["a2v_r5"] > 3 * chance_r5
-    assert result["linear_probe_video"] > 0.3 and result["linear_probe_audio"] > 0.6
+    assert result["linear_probe_video"] > 0.4 and result["linear_probe_audio"] > 0.75
 
 
 def one_step(config, host_batch):
@@ -50,6 +51,7 @@ def one_step(config, host_batch):
     return float(metrics["loss"]), jax.device_get(state["params"]), state
 
 
+@pytest.mark.slow(200)
 def test_one_step_same_on_1_and_8_devices():
     # SGD, not Adam: Adam's first step is lr * sign(g), which turns the last-bit differences of a
     # sharded reduction on near-zero gradients into lr-sized ones; that is the optimiser, not sharding.
@@ -68,6 +70,7 @@ def test_one_step_same_on_1_and_8_devices():
             assert any("fsdp" in [a for a in spec if a] for spec in specs)
 
 
+@pytest.mark.slow(100)
 def test_resume_after_sigkill_gives_identical_losses(tmp_path):
     fields = dict(total_steps=20, checkpoint_every=10, log_every=1)
     straight = str(tmp_path / "straight")
@@ -92,6 +95,7 @@ def test_resume_after_sigkill_gives_identical_losses(tmp_path):
     assert np.mean([a[s] for s in range(16, 21)]) < np.mean([a[s] for s in range(1, 6)]) - 0.02
 
 
+@pytest.mark.slow(70)
 def test_restore_onto_a_different_device_count(tmp_path):
     workdir = str(tmp_path / "run")
     config = tiny_config(total_steps=3, checkpoint_every=3)
@@ -110,6 +114,7 @@ def test_restore_onto_a_different_device_count(tmp_path):
                  state1["params"], state8["params"])
 
 
+@pytest.mark.slow(60)
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     config = tiny_config(total_steps=5, checkpoint_every=1, log_every=1)
     for g in config.optim.groups:
@@ -130,6 +135,7 @@ def test_cli_bad_field_is_one_clear_line(tmp_path):
     assert lines[-1].startswith("avjax train: error: --config.totl_steps: no field 'totl_steps'")
 
 
+@pytest.mark.slow(60)
 def test_bf16_compute_keeps_fp32_parameters():
     from benchmarks.train_step import random_batch
     base = tiny_config()

@@ -6,6 +6,7 @@ import sys
 
 import flax.linen as nn
 import jax
+import pytest
 import torch
 
 from conftest import REPO
@@ -53,6 +54,7 @@ def test_avjax_full_size_variables_map_onto_the_torch_reference_one_to_one():
     vs_pytorch.check_layout(reference, vs_pytorch.torch_shapes_from_avjax(abstract))
 
 
+@pytest.mark.slow(70)
 def test_benchmark_runs_end_to_end_and_both_sides_compute_the_same_step(tmp_path):
     """One tiny timed step (after the compile step) of PyTorch and avjax; the JSON has the table's
     numbers, and from the same weights and batch both give the same losses at both steps.
