@@ -11,7 +11,7 @@ official parameter groups.
 
 - avjax: the trainer's own jitted step (`avjax.train.Setup.jitted_step`, donated state) of the
   config `configs/crisscross/synthetic.py:variant=full` (the paper's architecture and input; `--tiny`
-  takes `variant=tiny`), on a one-device mesh of the platform. Two forms are timed:
+  takes `variant=tiny` at two blocks a stage), on a one-device mesh of the platform. Two forms are timed:
     "avjax"            the step fed the augmented views and log-mels, as the PyTorch step is
                        (the task's `preprocess` replaced by the identity): the like-for-like row;
     "avjax +preprocess" the step as `avjax train` runs it: uint8 frames and waveforms in, colour
@@ -423,7 +423,7 @@ def main(argv=None):
                         help="PyTorch: channels_last_3d video / channels_last audio backbones")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="bf16: avjax config.compute_dtype bfloat16 (backbones in bf16), PyTorch autocast bfloat16")
-    parser.add_argument("--tiny", action="store_true", help=f"the tiny config ({TINY_CONFIG}): seconds, for tests")
+    parser.add_argument("--tiny", action="store_true", help=f"the tiny config ({TINY_CONFIG}) at two blocks a stage: seconds, for tests")
     parser.add_argument("--no-preprocess-row", action="store_true",
                         help="skip the 'avjax +preprocess' row (the step with on-device augmentation)")
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
@@ -456,6 +456,8 @@ def main(argv=None):
     if os.environ.get("AVJAX_COMPILATION_CACHE"):  # as the trainer; off by default (compile s is then a cache hit)
         train.enable_compilation_cache()
     config = configs.load_config(TINY_CONFIG if args.tiny else FULL_CONFIG)
+    if args.tiny:  # the paper's depth (two blocks a stage), narrower: tiny's one-block nets are a test size
+        config.model.video_blocks = config.model.audio_blocks = (2, 2, 2, 2)
 
     outs = []
     for plat in platforms:
