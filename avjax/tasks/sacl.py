@@ -58,7 +58,7 @@ def build_model(config) -> SACL:
 
 def init_variables(model, batch: dict, rng: jax.Array, *, config) -> dict:
     variables = model.init(rng, batch["image1"], batch["image2"], batch["spec"], train=False)
-    return split_frozen(dict(variables), tuple(config.model.get("frozen", ()) or ()))
+    return split_frozen(dict(variables), sspl.frozen_names(config.model))
 
 
 # ---------------------------------------------------------------------------------------------

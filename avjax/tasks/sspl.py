@@ -184,7 +184,7 @@ class Encoders(nn.Module):
 def encoders_from_config(m) -> dict:
     return dict(visual=m.visual, audio=m.audio, out_dim=m.out_dim, tiny_visual_widths=tuple(m.tiny_visual_widths),
                 tiny_audio_widths=tuple(m.tiny_audio_widths), visual_dim=m.visual_dim,
-                frozen=tuple(m.get("frozen", ()) or ()))
+                frozen=frozen_names(m))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,8 +325,9 @@ def preprocess(batch: dict, rng: jax.Array, train: bool, *, config) -> dict:
 # Variables: frozen parts outside the optimiser, pretrained weights.
 # ---------------------------------------------------------------------------------------------
 
-def _frozen_names(config) -> tuple[str, ...]:
-    return tuple(config.model.get("frozen", ()) or ())
+def frozen_names(m) -> tuple[str, ...]:
+    """The frozen parts named by `config.model.frozen` (m = config.model; absent or empty: none)."""
+    return tuple(m.get("frozen", ()) or ())
 
 
 def split_frozen(variables: dict, frozen: Sequence[str]) -> dict:
@@ -356,7 +357,7 @@ def merged(params, model_state) -> dict:
 def init_variables(model, batch: dict, rng: jax.Array, *, config) -> dict:
     """{"params", "batch_stats", ["frozen"]}; BatchNorm starts at mean 0 / var 1 (train=False)."""
     variables = model.init(rng, batch["image1"], batch["image2"], batch["spec"], train=False)
-    return split_frozen(dict(variables), _frozen_names(config))
+    return split_frozen(dict(variables), frozen_names(config.model))
 
 
 def load_pretrained(state: dict, shardings: dict, *, config) -> dict:

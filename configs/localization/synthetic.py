@@ -95,7 +95,7 @@ def get_config(arg=None):
     # everywhere it swings (0.265, 0.19, 0.40, 0.31, 0.27, 0.40, 0.345, 0.02 at 400).
     for g in c.optim.groups:
         g.lr = 1e-3 if not (a.method == "sspl" and a.backbones) else 10 * g.lr
-    if a.method == "sspl":  # SSPL trains its backbones from scratch (without backbones=): a group for them
+    if a.method == "sspl" and not a.backbones:  # SSPL trains its backbones from scratch: a group for them
         backbones = dict(name="backbones", regex=r"^enc/(frame_net|sound_net)/", schedule="constant", lr=1e-3)
         c.optim.groups = [configs.ml_collections.ConfigDict(backbones)] + list(c.optim.groups)
     return c
