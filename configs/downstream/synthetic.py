@@ -35,7 +35,9 @@ def get_config(arg=None):
     c.model.video_widths = pre.model.video_widths
     c.model.video_blocks = pre.model.video_blocks
     c.batch_size = 16 if arg.variant == "tiny" else 32
-    c.total_steps = 30 if arg.variant == "tiny" else 300
+    # tiny: 60 steps. From the one-block tiny pretraining (20 steps), 30 steps barely move the
+    # cross-entropy (first 5 vs last 10 steps: 2.379 -> 2.335); 60 steps: 2.379 -> 2.062.
+    c.total_steps = 60 if arg.variant == "tiny" else 300
     g = c.optim.groups[0]
     g.lr, g.gamma, g.milestones = 0.01, 0.1, (c.total_steps * 2 // 3,)
     c.eval.clips_per_video = 2 if arg.variant == "tiny" else 5
