@@ -12,7 +12,7 @@ from conftest import REPO
 def test_retrieval_demo_notebook_runs(tmp_path):
     nb = nbformat.read(os.path.join(REPO, "colab/retrieval_demo.ipynb"), as_version=4)
     os.environ["AVJAX_COLAB_STEPS"] = "20"
-    os.environ["AVJAX_COLAB_VARIANT"] = "tiny"  # the same cells; one block a stage compiles faster
+    os.environ["AVJAX_COLAB_VARIANT"] = "tiny"  # the same cells at half the batch
     os.environ["AVJAX_COLAB_WORKDIR"] = str(tmp_path / "colab")
     try:
         NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": REPO}}).execute()
