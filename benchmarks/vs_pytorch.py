@@ -456,7 +456,7 @@ def main(argv=None):
     if os.environ.get("AVJAX_COMPILATION_CACHE"):  # as the trainer; off by default (compile s is then a cache hit)
         train.enable_compilation_cache()
     config = configs.load_config(TINY_CONFIG if args.tiny else FULL_CONFIG)
-    if args.tiny:  # the paper's depth (two blocks a stage), narrower: tiny's one-block nets are a test size
+    if args.tiny:  # the paper's depth (two blocks a stage), narrower: the synthetic variants' one-block nets are CPU sizes
         config.model.video_blocks = config.model.audio_blocks = (2, 2, 2, 2)
 
     outs = []
