@@ -134,7 +134,8 @@ class Setup:
         # On the CPU, LLVM's -O2 gives the same initial weights bit for bit as the default -O3 and
         # compiles the init program 2-3x faster (tiny CrissCross 14.5 s -> 4.9 s; at -O0 some
         # weights move by an ulp). It runs once, so its code's speed does not matter.
-        options = {"xla_backend_optimization_level": 2} if jax.default_backend() == "cpu" else None
+        cpu = self.mesh.devices.flat[0].platform == "cpu"
+        options = {"xla_backend_optimization_level": 2} if cpu else None
         state = lowered.compile(compiler_options=options)(self.init_rng)
         load = getattr(self.task, "load_pretrained", None)
         return load(state, self.state_sharding, config=self.config) if load else state
