@@ -418,9 +418,9 @@ def test_sacl_learns_to_localize_and_sspl_learns_on_its_frozen_encoders(tmp_path
 
     # SSPL (with PCM) freezes pretrained encoders; here they are this SACL run's. Its "random init"
     # keeps them and starts sound_fc, the PCM and the head afresh. Measured (250 steps, the official
-    # learning rates x 10): cIoU@0.5 0.515, AUC 0.43 against 0.235 / 0.31 at that init (SSPL from
+    # learning rates x 10): cIoU@0.5 0.53, AUC 0.443 against 0.235 / 0.31 at that init (SSPL from
     # scratch: 0.115).
     trained, random = train_and_compare(f"method=sspl,pcm=True,backbones={sacl_dir}", str(tmp_path / "sspl"))
     assert trained["ciou@0.5"] >= trained["center_prior_ciou@0.5"] + 0.3
     assert trained["ciou@0.5"] >= random["ciou@0.5"] + 0.15
-    assert trained["auc"] >= trained["center_prior_auc"] + 0.08 and trained["auc"] >= random["auc"] + 0.07
+    assert trained["auc"] >= trained["center_prior_auc"] + 0.1 and trained["auc"] >= random["auc"] + 0.07
