@@ -9,16 +9,12 @@ from conftest import REPO
 
 
 @pytest.mark.slow(60)
-def test_retrieval_demo_notebook_runs(tmp_path):
+def test_retrieval_demo_notebook_runs(tmp_path, monkeypatch):
     nb = nbformat.read(os.path.join(REPO, "colab/retrieval_demo.ipynb"), as_version=4)
-    os.environ["AVJAX_COLAB_STEPS"] = "20"
-    os.environ["AVJAX_COLAB_VARIANT"] = "tiny"  # the same cells at half the batch
-    os.environ["AVJAX_COLAB_WORKDIR"] = str(tmp_path / "colab")
-    try:
-        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": REPO}}).execute()
-    finally:
-        for name in ("AVJAX_COLAB_STEPS", "AVJAX_COLAB_VARIANT", "AVJAX_COLAB_WORKDIR"):
-            del os.environ[name]
+    monkeypatch.setenv("AVJAX_COLAB_STEPS", "20")
+    monkeypatch.setenv("AVJAX_COLAB_VARIANT", "tiny")  # the same cells at half the batch
+    monkeypatch.setenv("AVJAX_COLAB_WORKDIR", str(tmp_path / "colab"))
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": REPO}}).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.get("data", {})]
