@@ -274,11 +274,16 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, evaluate_at_end: b
             save = ckpt.should_save(step) or step == config.total_steps
             if step % config.log_every == 0 or save or step == config.total_steps:
                 last = _to_float(metrics)
-                if not math.isfinite(last["loss"]):
+                # Gradient and parameter norms too: a NaN input can leave the compiled loss finite
+                # (on the CPU the fused program turned NaN activations into zeros) while its
+                # gradients, then the parameters for good, are NaN.
+                if not all(math.isfinite(last[k]) for k in ("loss", "l2_grads", "l2_params")):
+                    good = ckpt.latest_step()
                     raise NonFiniteLossError(
-                        f"step {step}: loss is {last['loss']}; stopped without saving. The last good "
-                        f"checkpoint is step {ckpt.latest_step()} in {ckpt.directory}. Lower the "
-                        "learning rate or check the input data.")
+                        f"step {step}: loss {last['loss']}, gradient norm {last['l2_grads']}, parameter "
+                        f"norm {last['l2_params']}: not finite; stopped without saving. " +
+                        (f"The last good checkpoint is step {good} in {ckpt.directory}. " if good is not None
+                         else "No checkpoint was written. ") + "Lower the learning rate or check the input data.")
                 elapsed = time.time() - t0
                 last["examples_per_s"] = examples / max(elapsed, 1e-9)
                 # Unreadable records replaced so far by this process's pipeline (skipped, not lost silently).
