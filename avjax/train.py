@@ -279,11 +279,12 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, evaluate_at_end: b
                 # gradients, then the parameters for good, are NaN.
                 if not all(math.isfinite(last[k]) for k in ("loss", "l2_grads", "l2_params")):
                     good = ckpt.latest_step()
+                    where = (f"The last good checkpoint is step {good} in {ckpt.directory}." if good is not None
+                             else "No checkpoint was written.")
                     raise NonFiniteLossError(
                         f"step {step}: loss {last['loss']}, gradient norm {last['l2_grads']}, parameter "
-                        f"norm {last['l2_params']}: not finite; stopped without saving. " +
-                        (f"The last good checkpoint is step {good} in {ckpt.directory}. " if good is not None
-                         else "No checkpoint was written. ") + "Lower the learning rate or check the input data.")
+                        f"norm {last['l2_params']}: not finite; stopped without saving. {where} Lower the "
+                        "learning rate or check the input data.")
                 elapsed = time.time() - t0
                 last["examples_per_s"] = examples / max(elapsed, 1e-9)
                 # Unreadable records replaced so far by this process's pipeline (skipped, not lost silently).

@@ -117,25 +117,34 @@ def test_restore_onto_a_different_device_count(tmp_path):
 @pytest.mark.slow(60)
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     # Step 2's audio is NaN. The compiled CPU step gives it a finite loss (its fusions turn the
-    # NaN activations into zeros) but NaN gradients and parameters: the guard must catch that too. The config is the restore
-    # test's (checkpoint_every and log_every are host-side), so the compiled step is the same
-    # program: a hit in the tests' XLA cache.
-    put, calls = sharding.host_batch_to_global, []
+    # NaN activations into zeros) but NaN gradients and parameters: the guard must catch that
+    # too. The config is the restore test's (checkpoint_every and log_every are host-side), so
+    # the compiled step is the same program: a hit in the tests' XLA cache.
+    put, calls, nan_step = sharding.host_batch_to_global, [], [2]
 
-    def nan_at_step_2(batch, mesh):
+    def nan_at_step(batch, mesh):
         calls.append(1)
-        if len(calls) == 2:
+        if len(calls) == nan_step[0]:
             batch = {**batch, "audio1": np.full_like(batch["audio1"], np.nan)}
         return put(batch, mesh)
 
-    monkeypatch.setattr(sharding, "host_batch_to_global", nan_at_step_2)
+    monkeypatch.setattr(sharding, "host_batch_to_global", nan_at_step)
     config = tiny_config(total_steps=3, checkpoint_every=1, log_every=1)
     workdir = str(tmp_path / "nan")
-    with pytest.raises(train.NonFiniteLossError, match="step 2: loss .*gradient norm nan.*not finite.*last good checkpoint is step 1"):
+    message = "step 2: loss .*gradient norm nan.*not finite.*last good checkpoint is step 1"
+    with pytest.raises(train.NonFiniteLossError, match=message):
         train.train(config, workdir, evaluate_at_end=False)
     assert len(calls) == 2
     with ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints")) as ckpt:
         assert ckpt.latest_step() == 1
+
+    # At the first step: nothing is saved, and the message says so.
+    calls.clear()
+    nan_step[0] = 1
+    with pytest.raises(train.NonFiniteLossError, match="step 1: .*not finite.*No checkpoint was written"):
+        train.train(config, str(tmp_path / "nan_first"), evaluate_at_end=False)
+    with ckpt_lib.Checkpointer(os.path.join(tmp_path, "nan_first", "checkpoints")) as ckpt:
+        assert ckpt.latest_step() is None
 
 
 def test_init_compiled_at_o2_gives_the_default_compiles_weights_bit_for_bit():
